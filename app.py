@@ -1,0 +1,23 @@
+"""GRU Lab: the Streamlit entry script.
+
+Run with ``streamlit run app.py``. It prepares the shared settings (``ui.state.init``: session
+state, shared links), draws the sidebar that every page shares, and hands over to the page the
+user picked. Pages live in ``pages/``; with ``st.navigation`` each one is listed here.
+"""
+import streamlit as st
+
+from ui import sidebar, state
+
+st.set_page_config(page_title="GRU Lab", page_icon=":material/memory:", layout="wide")
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
+    st.Page("pages/gates.py", title="Gates", icon=":material/tune:"),
+]
+
+state.init()
+page = st.navigation(PAGES)
+sidebar.draw()
+page.run()

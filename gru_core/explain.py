@@ -1,0 +1,310 @@
+"""The numbers behind the gate pictures: one gate computation filled in, and per-unit summaries.
+
+:func:`explain_step` takes a trace from :func:`gru_core.gates.trace_gates` and recomputes a single
+unit's r, z, n and h at one timestep *from the GRU's own weights* and the trace's previous state,
+keeping every intermediate value, so a student can check the arithmetic of PyTorch's equations::
+
+    r_t = sigmoid( (W_ir x_t + b_ir) + (W_hr h_{t-1} + b_hr) )
+    z_t = sigmoid( (W_iz x_t + b_iz) + (W_hz h_{t-1} + b_hz) )
+    n_t = tanh(    (W_in x_t + b_in) + r_t * (W_hn h_{t-1} + b_hn) )
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+Each bracket is one row of a weight matrix (unit j's row) dotted with a vector, plus a bias. z is
+PyTorch's update gate (share of the old state kept); the tutorial gate is ``1 - z``.
+
+Which x_t and h_{t-1}:
+
+- Layer 0 reads the model input x_t. Layer k > 0 reads layer k-1's output at t: the forward and
+  backward states ``[h_fwd, h_bwd]`` concatenated (D * hidden_size values).
+- The forward direction's previous state is the trace's h at t-1 (``h0`` at t = 0). The backward
+  direction reads time in reverse, so its previous state is its h at t+1 (``h0`` at t = T-1).
+
+Everything is computed in the dtype of the weights, so the filled-in numbers reproduce the
+trace's r, z, n, h to rounding (tests/test_explain.py: 1e-12 in float64, 1e-6 in float32).
+
+:func:`unit_summary` condenses a trace into one row per unit: mean gates, how often z is
+saturated, and an implied memory length. With PyTorch's z the old state is multiplied by z at
+every step, so with a typical z a contribution decays like z^k and lasts about
+
+    tau = 1 / (1 - mean z)   steps          (z -> 1: tau -> infinity; z = 0.5: 2 steps)
+
+(the first-order version of -1 / ln z). In the tutorial convention that is 1 / mean z_tutorial.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from gru_core.errors import DataError
+from gru_core.gates import GateTrace
+
+__all__ = ["StepExplanation", "explain_step", "unit_summary", "SATURATION"]
+
+SATURATION = (0.05, 0.95)  # a gate below / above these is "saturated" (fully shut / open)
+
+
+@dataclass
+class StepExplanation:
+    """Every number of one unit's GRU update at one timestep (floats; PyTorch's z convention).
+
+    Attributes
+    ----------
+    layer, t, unit, batch, direction : int
+        Where: layer k, timestep t (original time axis), unit j, sequence b, 0 = forward,
+        1 = backward.
+    x : tuple of float
+        The cell's input x_t (model input for layer 0, layer k-1's ``[h_fwd, h_bwd]`` above).
+    h_prev : float
+        h_{t-1}[j] -- the unit's previous state (its initial state h0 at the first step read).
+    wx_r, b_ir, wh_r, b_hr : float
+        ``W_ir[j] . x_t``, ``b_ir[j]``, ``W_hr[j] . h_{t-1}``, ``b_hr[j]``.
+    r_pre, r : float
+        ``(wx_r + b_ir) + (wh_r + b_hr)`` and ``sigmoid(r_pre)``.
+    wx_z, b_iz, wh_z, b_hz, z_pre, z : float
+        The same for the update gate.
+    wx_n, b_in, wh_n, b_hn : float
+        ``W_in[j] . x_t``, ``b_in[j]``, ``W_hn[j] . h_{t-1}``, ``b_hn[j]``.
+    n_pre, n : float
+        ``(wx_n + b_in) + r * (wh_n + b_hn)`` and ``tanh(n_pre)``.
+    h : float
+        ``(1 - z) * n + z * h_prev``.
+    trace_r, trace_z, trace_n, trace_h : float
+        The trace's own values at this place, for comparison.
+    """
+
+    layer: int
+    t: int
+    unit: int
+    batch: int
+    direction: int
+    x: tuple[float, ...]
+    h_prev: float
+    wx_r: float
+    b_ir: float
+    wh_r: float
+    b_hr: float
+    r_pre: float
+    r: float
+    wx_z: float
+    b_iz: float
+    wh_z: float
+    b_hz: float
+    z_pre: float
+    z: float
+    wx_n: float
+    b_in: float
+    wh_n: float
+    b_hn: float
+    n_pre: float
+    n: float
+    h: float
+    trace_r: float
+    trace_z: float
+    trace_n: float
+    trace_h: float
+
+    @property
+    def ir(self) -> float:
+        """``W_ir x_t + b_ir`` for this unit."""
+        return self.wx_r + self.b_ir
+
+    @property
+    def hr(self) -> float:
+        """``W_hr h_{t-1} + b_hr`` for this unit."""
+        return self.wh_r + self.b_hr
+
+    @property
+    def iz(self) -> float:
+        """``W_iz x_t + b_iz`` for this unit."""
+        return self.wx_z + self.b_iz
+
+    @property
+    def hz(self) -> float:
+        """``W_hz h_{t-1} + b_hz`` for this unit."""
+        return self.wh_z + self.b_hz
+
+    @property
+    def in_(self) -> float:
+        """``W_in x_t + b_in`` for this unit."""
+        return self.wx_n + self.b_in
+
+    @property
+    def hn(self) -> float:
+        """``W_hn h_{t-1} + b_hn`` for this unit (the part the reset gate multiplies)."""
+        return self.wh_n + self.b_hn
+
+    @property
+    def z_write(self) -> float:
+        """Tutorial-convention update gate ``1 - z``: share of the candidate written."""
+        return 1.0 - self.z
+
+    @property
+    def max_abs_diff(self) -> float:
+        """Largest |recomputed - traced| over r, z, n, h."""
+        return max(abs(self.r - self.trace_r), abs(self.z - self.trace_z),
+                   abs(self.n - self.trace_n), abs(self.h - self.trace_h))
+
+
+def _check_index(name: str, value: int, size: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
+        raise DataError(f"{name} must be a whole number from 0 to {size - 1} ({what}); got {value!r}.")
+    return value
+
+
+@torch.no_grad()
+def explain_step(gru: nn.GRU, x: torch.Tensor, trace: GateTrace, layer: int, t: int, unit: int,
+                 batch: int = 0, direction: int = 0, h0: torch.Tensor | None = None
+                 ) -> StepExplanation:
+    """Recompute unit ``unit`` of layer ``layer`` at timestep ``t`` with every intermediate value.
+
+    Parameters
+    ----------
+    gru : torch.nn.GRU
+        The GRU that produced ``trace`` (same weights).
+    x : torch.Tensor
+        (B, T, input_size) the input that was traced.
+    trace : GateTrace
+        ``trace_gates(gru, x, h0)``.
+    layer, t, unit, batch : int
+        Layer k, timestep t (original time axis), unit j, sequence b.
+    direction : int
+        0 forward, 1 backward (bidirectional GRUs only).
+    h0 : torch.Tensor, optional
+        (D*num_layers, B, hidden_size) the initial state that was traced; zeros if None.
+
+    Returns
+    -------
+    StepExplanation
+        Floats computed in the weights' dtype; ``r``, ``z``, ``n``, ``h`` equal the trace's to
+        rounding.
+
+    Raises
+    ------
+    DataError
+        An index out of range, a backward direction on a one-way GRU, or x not matching the trace.
+    """
+    if not isinstance(gru, nn.GRU):
+        raise DataError(f"explain_step needs a torch.nn.GRU, got {type(gru).__name__}; "
+                        "gate explanations exist only for GRU cells.")
+    L, B, T, H = trace.r.shape  # layers, batch, time, hidden
+    D = 2 if gru.bidirectional else 1
+    if x.dim() != 3 or x.shape[0] != B or x.shape[1] != T:
+        raise DataError(f"x has shape {tuple(x.shape)} but the trace is for batch {B}, {T} steps; "
+                        "pass the same x that was given to trace_gates.")
+    _check_index("layer", layer, L, f"the GRU has {L} layer(s)")
+    _check_index("t", t, T, f"the trace has {T} timesteps")
+    _check_index("unit", unit, H, f"hidden_size is {H}")
+    _check_index("batch", batch, B, f"the trace has {B} sequence(s)")
+    _check_index("direction", direction, D, "0 = forward" + (", 1 = backward" if D == 2 else
+                                                            "; this GRU is not bidirectional"))
+
+    w = gru.weight_ih_l0
+    dtype, device = w.dtype, w.device
+    rev = direction == 1
+    h_all = trace.h_reverse if rev else trace.h          # (L, B, T, H)
+    r_all = trace.r_reverse if rev else trace.r
+    z_all = trace.z_reverse if rev else trace.z
+    n_all = trace.n_reverse if rev else trace.n
+
+    # 1. The cell's input x_t: the model input, or layer k-1's [h_fwd, h_bwd] at t.
+    if layer == 0:
+        x_t = x[batch, t].to(device=device, dtype=dtype)  # (C,)
+    else:
+        parts = [trace.h[layer - 1, batch, t]]
+        if D == 2:
+            parts.append(trace.h_reverse[layer - 1, batch, t])
+        x_t = torch.cat(parts).to(device=device, dtype=dtype)  # (D*H,)
+
+    # 2. The previous state: one step earlier in the direction's reading order, else h0.
+    first = (t == T - 1) if rev else (t == 0)
+    if first:
+        if h0 is None:
+            h_prev = torch.zeros(H, dtype=dtype, device=device)
+        else:
+            h_prev = h0[layer * D + direction, batch].to(device=device, dtype=dtype)  # (H,)
+    else:
+        h_prev = h_all[layer, batch, t + 1 if rev else t - 1].to(device=device, dtype=dtype)
+
+    # 3. Unit j's rows of the stacked (r|z|n) parameters.
+    sfx = f"_l{layer}" + ("_reverse" if rev else "")
+    w_ih = getattr(gru, "weight_ih" + sfx)  # (3H, C_k)
+    w_hh = getattr(gru, "weight_hh" + sfx)  # (3H, H)
+    if gru.bias:
+        b_ih = getattr(gru, "bias_ih" + sfx)  # (3H,)
+        b_hh = getattr(gru, "bias_hh" + sfx)
+    else:
+        b_ih = b_hh = w_ih.new_zeros(3 * H)
+    rows = [unit, H + unit, 2 * H + unit]  # r, z, n
+    wx = w_ih[rows] @ x_t          # (3,) W_i[j] . x_t
+    wh = w_hh[rows] @ h_prev       # (3,) W_h[j] . h_{t-1}
+    bi, bh = b_ih[rows], b_hh[rows]  # (3,)
+
+    # 4. The equations, in the same order of operations as the trace.
+    gi = wx + bi                   # (3,) W_i x + b_i
+    gh = wh + bh                   # (3,) W_h h + b_h
+    r = torch.sigmoid(gi[0] + gh[0])
+    z = torch.sigmoid(gi[1] + gh[1])
+    n_pre = gi[2] + r * gh[2]
+    n = torch.tanh(n_pre)
+    hp = h_prev[unit]
+    h = (1 - z) * n + z * hp
+
+    f = float
+    return StepExplanation(
+        layer=layer, t=t, unit=unit, batch=batch, direction=direction,
+        x=tuple(f(v) for v in x_t.tolist()), h_prev=f(hp),
+        wx_r=f(wx[0]), b_ir=f(bi[0]), wh_r=f(wh[0]), b_hr=f(bh[0]),
+        r_pre=f(gi[0] + gh[0]), r=f(r),
+        wx_z=f(wx[1]), b_iz=f(bi[1]), wh_z=f(wh[1]), b_hz=f(bh[1]),
+        z_pre=f(gi[1] + gh[1]), z=f(z),
+        wx_n=f(wx[2]), b_in=f(bi[2]), wh_n=f(wh[2]), b_hn=f(bh[2]),
+        n_pre=f(n_pre), n=f(n), h=f(h),
+        trace_r=f(r_all[layer, batch, t, unit]), trace_z=f(z_all[layer, batch, t, unit]),
+        trace_n=f(n_all[layer, batch, t, unit]), trace_h=f(h_all[layer, batch, t, unit]),
+    )
+
+
+def unit_summary(r, z, saturation: tuple[float, float] = SATURATION) -> pd.DataFrame:
+    """One row per unit: how its gates behaved over a trace (PyTorch's z convention).
+
+    Parameters
+    ----------
+    r, z : array-like
+        (T, U) reset and update gates of one layer and direction (z as ``nn.GRU`` computes it:
+        share of the old state kept).
+    saturation : (low, high)
+        A gate value below ``low`` or above ``high`` counts as saturated.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``unit``; ``mean_z``; ``z_saturated`` (share of steps with z < low or z > high);
+        ``z_keeps`` (share with z > high: the old state kept almost unchanged); ``z_writes``
+        (share with z < low: the candidate written almost entirely); ``tau`` (implied memory,
+        ``1 / (1 - mean_z)`` steps, ``inf`` when mean z is 1); ``mean_r``; ``r_saturated``.
+        Shares are fractions in [0, 1].
+    """
+    r = np.asarray(r, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    if r.ndim != 2 or r.shape != z.shape or r.shape[0] == 0:
+        raise DataError(f"r and z must both be (time, units) arrays with at least one step; got "
+                        f"{r.shape} and {z.shape}. Pass one layer and direction of a trace.")
+    low, high = saturation
+    mean_z = z.mean(axis=0)  # (U,)
+    gap = 1.0 - mean_z
+    with np.errstate(divide="ignore"):
+        tau = np.where(gap > 1e-12, 1.0 / np.maximum(gap, 1e-300), np.inf)
+    return pd.DataFrame({
+        "unit": np.arange(z.shape[1]),
+        "mean_z": mean_z,
+        "z_saturated": ((z < low) | (z > high)).mean(axis=0),
+        "z_keeps": (z > high).mean(axis=0),
+        "z_writes": (z < low).mean(axis=0),
+        "tau": tau,
+        "mean_r": r.mean(axis=0),
+        "r_saturated": ((r < low) | (r > high)).mean(axis=0),
+    })

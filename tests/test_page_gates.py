@@ -1,0 +1,207 @@
+"""The Gates page in AppTest: untrained demo, trained GRU, the z convention toggle, non-GRU models."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gru_core.data import load_sample, prepare_series
+from gru_core.gates import trace_gates
+from gru_core.model import ModelConfig
+from gru_core.train import TrainConfig, TrainingRun
+from gru_core.windows import SplitConfig, WindowConfig, make_dataset
+from ui.runs import Job
+from ui.state import SETTINGS
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGE = "pages/gates.py"
+
+
+def _job(cell: str = "gru", epochs: int = 2) -> Job:
+    """A tiny model trained on the app's default data and window settings."""
+    series = prepare_series(load_sample("airline_passengers"), "passengers")
+    ds = make_dataset(series, WindowConfig(24, 12), SplitConfig(0.7, 0.15, 0.15))
+    mc = ModelConfig(input_size=1, hidden_size=6, num_layers=2, horizon=12, cell=cell)
+    tc = TrainConfig(epochs=epochs, batch_size=32, lr=0.01, device="cpu", patience=0, seed=0)
+    run = TrainingRun(ds, mc, tc)
+    run.run()
+    return Job(run=run, dataset=ds, model_cfg=mc, train_cfg=tc, source="sample: test")
+
+
+@pytest.fixture(scope="module")
+def gru_job() -> Job:
+    return _job("gru")
+
+
+def _run(at: AppTest) -> AppTest:
+    return at.run()
+
+
+def _app(job: Job | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if job is not None:
+        at.session_state["job"] = job
+        at.session_state["model_source"] = "run"
+    at.switch_page(PAGE)
+    return _run(at)
+
+
+def _no_failures(at: AppTest) -> None:
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _array(v) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed-array encoding {dtype, bdata, shape}."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        if "shape" in v:
+            a = a.reshape([int(n) for n in str(v["shape"]).split(",")])
+        return a
+    return np.asarray(v, dtype=np.float64)
+
+
+def _heatmap(at: AppTest, name: str) -> np.ndarray:
+    """z values (units x time) of the heatmap trace called ``name`` (its colour-bar title)."""
+    for fig in _figures(at):
+        for tr in fig["data"]:
+            if tr["type"] == "heatmap" and tr.get("name") == name:
+                return _array(tr["z"])
+    raise AssertionError(f"no heatmap named {name!r}")
+
+
+def test_untrained_demo_without_a_model():
+    at = _app()
+    _no_failures(at)
+    assert "No trained GRU yet" in at.info[0].value
+    assert any("untrained (random weights)" in c.value for c in at.caption)
+    assert len(at.latex) >= 2                       # the equations and the filled-in step
+    assert len(_figures(at)) >= 2                   # the heatmaps + the chosen units
+    assert "Untrained" in _figures(at)[0]["layout"]["title"]["text"]
+
+
+def test_trained_gru_heatmaps_equal_the_trace(gru_job):
+    at = _app(gru_job)
+    _no_failures(at)
+    assert not at.info                              # a trained model: no "untrained" notice
+    heatmaps = [tr for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
+    assert [h["name"] for h in heatmaps] == ["r", "z (PyTorch)", "n", "h"]
+    for hm in heatmaps:
+        assert (hm["zmin"], hm["zmax"]) == ((0, 1) if hm["name"][0] in "rz" else (-1, 1))
+        assert hm["colorbar"]["title"]["text"] == hm["name"]
+    # the default view: test window 1, layer 0, units in number order
+    ds, model = gru_job.dataset, gru_job.run.model
+    s, L = int(ds.test.starts[0]), ds.window.lookback
+    tr = trace_gates(model.rnn, ds.scaled[s:s + L].unsqueeze(0))
+    np.testing.assert_allclose(_heatmap(at, "z (PyTorch)"), tr.z[0, 0].numpy().T, atol=1e-6)
+    np.testing.assert_allclose(_heatmap(at, "r"), tr.r[0, 0].numpy().T, atol=1e-6)
+    # layer 1 on request
+    at.selectbox(key="gates_layer").set_value(1)
+    _run(at)
+    _no_failures(at)
+    np.testing.assert_allclose(_heatmap(at, "h"), tr.h[1, 0].numpy().T, atol=1e-6)
+    # latex: the four equations and the filled-in numbers
+    texts = [x.value for x in at.latex]
+    assert any(r"\tanh" in t and "W_{hn}" in t for t in texts)
+    assert any("=" in t and "0." in t and r"\sigma" in t for t in texts)
+    assert at.dataframe and "tau" in at.dataframe[0].value.columns
+
+
+def test_convention_toggle_plots_one_minus_z(gru_job):
+    at = _app(gru_job)
+    z_torch = _heatmap(at, "z (PyTorch)")
+    r_torch = _heatmap(at, "r")
+    lines_before = [f for f in _figures(at) if "chosen units" in f["layout"].get("title", {}).get("text", "")][0]
+    at.segmented_control(key="gates_convention").set_value("tutorial")
+    _run(at)
+    _no_failures(at)
+    z_tut = _heatmap(at, "1 − z (tutorial z)")
+    np.testing.assert_allclose(z_tut, 1.0 - z_torch, atol=1e-6)
+    np.testing.assert_array_equal(_heatmap(at, "r"), r_torch)      # r is not touched
+    titles = [a["text"] for f in _figures(at) for a in f["layout"].get("annotations", [])]
+    assert any("1 − z (tutorial)" in t for t in titles)
+    lines_after = [f for f in _figures(at) if "chosen units" in f["layout"].get("title", {}).get("text", "")][0]
+    # the z panel of the unit line plots flips too; r and h stay as they were
+    z_before = [_array(tr["y"]) for tr in lines_before["data"] if tr.get("yaxis") == "y3"]
+    z_after = [_array(tr["y"]) for tr in lines_after["data"] if tr.get("yaxis") == "y3"]
+    r_before = [_array(tr["y"]) for tr in lines_before["data"] if tr.get("yaxis") == "y2"]
+    r_after = [_array(tr["y"]) for tr in lines_after["data"] if tr.get("yaxis") == "y2"]
+    assert z_before and len(z_before) == len(z_after)
+    for a, b in zip(z_before, z_after):
+        np.testing.assert_allclose(b, 1.0 - a, atol=1e-6)
+    for a, b in zip(r_before, r_after):
+        np.testing.assert_array_equal(a, b)
+    assert any("z_{\\mathrm{tutorial}}" in m.value or "tutorial" in m.value for m in at.markdown)
+
+
+def test_long_span_and_sorting(gru_job):
+    at = _app(gru_job)
+    at.segmented_control(key="gates_span_mode").set_value("test")
+    _run(at)
+    _no_failures(at)
+    ds = gru_job.dataset
+    T = ds.scaled.shape[0] - ds.bounds[1]
+    assert _heatmap(at, "z (PyTorch)").shape == (gru_job.model_cfg.hidden_size, T)
+    at.selectbox(key="gates_sort").set_value("tau")
+    _run(at)
+    _no_failures(at)
+    table = at.dataframe[0].value
+    tau = table["tau"].to_numpy()
+    assert np.all(np.diff(tau) <= 0)                # rows ordered by memory, longest first
+
+
+def test_lstm_model_explains_that_gates_need_a_gru():
+    at = _app(_job("lstm", epochs=1))
+    _no_failures(at)
+    assert at.warning and "LSTM" in at.warning[0].value and "GRU" in at.warning[0].value
+    assert any("untrained (random weights)" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_long_span_with_128_units_is_quick_and_starts_with_two_heatmaps():
+    """2,100 traced steps x 128 units x 2 layers: the server side of the redraw stays well under
+    the 3 s budget (the browser's share is measured separately), r and z show first."""
+    import time
+
+    import torch
+
+    from gru_core.data import series_from_array
+    from gru_core.generators import generate
+    from gru_core.model import Forecaster
+    from ui.runs import Trained
+
+    series = series_from_array(generate("sum_of_sines", length=14000).astype(np.float32))
+    ds = make_dataset(series, WindowConfig(48, 12), SplitConfig(0.7, 0.15, 0.15))
+    cfg = ModelConfig(input_size=1, hidden_size=128, num_layers=2, horizon=12)
+    torch.manual_seed(0)
+    t = Trained(model=Forecaster(cfg).eval(), dataset=ds, model_cfg=cfg, label="big", key="big:1")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.session_state["bundle_trained"] = t
+    at.session_state["model_source"] = "bundle"
+    at.switch_page(PAGE)
+    _run(at)
+    at.segmented_control(key="gates_span_mode").set_value("test")
+    t0 = time.perf_counter()
+    _run(at)
+    first = time.perf_counter() - t0
+    _no_failures(at)
+    names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
+    assert names == ["r", "z (PyTorch)"]
+    assert _heatmap(at, "r").shape == (128, 2100) and _heatmap(at, "r").dtype == np.float32
+    at.segmented_control(key="gates_convention").set_value("tutorial")
+    t0 = time.perf_counter()
+    _run(at)
+    toggle = time.perf_counter() - t0
+    assert first < 3.0 and toggle < 3.0, (first, toggle)
+    at.segmented_control(key="gates_heat_set_big").set_value("all")
+    _run(at)
+    names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
+    assert names == ["r", "1 − z (tutorial z)", "n", "h"]

@@ -1,0 +1,251 @@
+"""From the current settings to gru_core objects: the table, the series, the windowed dataset,
+and the model / training configurations. Pages call these; they never parse settings themselves.
+
+Loading is cached per input with ``st.cache_data`` (each call gets its own copy); an uploaded
+file's bytes are kept in session state so the data survives page changes (:func:`on_upload`).
+Every function raises :class:`gru_core.DataError` with a message the page shows as it is.
+
+Also here: what the current settings would cost -- the parameter count (:func:`n_params`) and a
+rough training time (:func:`estimate_seconds`, from a per-session timing, :func:`step_cost`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gru_core.data import Table, list_samples, load_sample, load_table, prepare_series, series_from_array
+from gru_core.errors import DataError
+from gru_core.generators import GENERATORS, generate
+from gru_core.model import Forecaster, ModelConfig
+from gru_core.train import TrainConfig, TrainingRun, resolve_device
+from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
+from ui import state
+
+log = logging.getLogger("gru_lab")
+
+UPLOAD_WIDGET = "upload_file"     # key of the Data page's st.file_uploader
+# Training threads: leave one core to the server so the app stays responsive while training.
+TRAIN_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _sample_table(key: str) -> Table:
+    return load_sample(key)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _upload_table(data: bytes, name: str) -> Table:
+    return load_table(data, name=name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _generated_table(gen: str, length: int, seed: int, params: tuple) -> Table:
+    values = generate(gen, length=length, seed=seed, **dict(params))
+    frame = pd.DataFrame({"value": values.astype(np.float64)})
+    g = GENERATORS[gen]
+    return Table(frame=frame, numeric_columns=["value"], date_column=None, missing={"value": 0},
+                 duplicates=0, frequency=None,
+                 notes=[f"Generated: {g.label}, {length} points, seed {seed}."])
+
+
+def on_upload() -> None:
+    """``on_change`` of the Data page's file uploader: keep a good file, explain a bad one.
+
+    Runs before the script (so the sidebar already names the new file). A good file's bytes and
+    name go to ``upload_bytes`` / ``upload_name`` and survive page changes; a bad file leaves
+    them as they were and records ``upload_error = (file_id, message)`` for the page to show.
+    Clearing the uploader keeps the loaded file.
+    """
+    ss = st.session_state
+    f = ss.get(UPLOAD_WIDGET)
+    if f is None:
+        return
+    try:
+        data = f.getvalue()
+        _upload_table(data, f.name)
+    except DataError as exc:
+        ss["upload_error"] = (f.file_id, str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 -- never a traceback for a file
+        log.exception("Unexpected error while reading the upload %r", f.name)
+        ss["upload_error"] = (f.file_id, f"{f.name!r} could not be read ({type(exc).__name__}: {exc}). "
+                                         "Save it as a plain CSV text file and upload it again.")
+        return
+    ss["upload_bytes"], ss["upload_name"] = data, f.name
+    ss["upload_error"] = None
+    ss["source"] = "upload"
+
+
+def source_label() -> str:
+    """One line naming the current data source, for captions and downloads."""
+    ss = st.session_state
+    if ss["source"] == "sample":
+        info = list_samples().get(ss["sample"])
+        return f"sample: {info.title if info else ss['sample']}"
+    if ss["source"] == "generator":
+        return f"generator: {GENERATORS[ss['gen']].label} (seed {ss['gen_seed']})"
+    return f"upload: {ss.get('upload_name') or 'no file yet'}"
+
+
+def current_table() -> Table:
+    """The table chosen by the data settings."""
+    ss = st.session_state
+    if ss["source"] == "sample":
+        samples = list_samples()
+        if ss["sample"] not in samples:
+            raise DataError(f"Unknown sample dataset {ss['sample']!r}: pick one of "
+                            f"{', '.join(samples)} on the Data page.")
+        return _sample_table(ss["sample"])
+    if ss["source"] == "generator":
+        gen = ss["gen"]
+        params = tuple(sorted(state.gen_params(gen).items()))
+        return _generated_table(gen, int(ss["gen_length"]), int(ss["gen_seed"]), params)
+    if ss["source"] == "upload":
+        data = ss.get("upload_bytes")
+        if not data:
+            raise DataError("No file uploaded yet: upload a CSV on the Data page, or pick a sample "
+                            "dataset or a generator there.")
+        return _upload_table(data, ss.get("upload_name") or "upload.csv")
+    raise DataError(f"Unknown data source {ss['source']!r}: choose sample, generator or upload.")
+
+
+def default_target(table: Table) -> str:
+    """The target a source suggests: the sample's declared target, else the first numeric column."""
+    ss = st.session_state
+    if ss["source"] == "sample":
+        info = list_samples().get(ss["sample"])
+        if info and info.target in table.numeric_columns:
+            return info.target
+    return table.numeric_columns[0]
+
+
+def target_and_inputs(table: Table) -> tuple[str, list[str]]:
+    """The chosen target (falling back to the default) and the valid chosen input columns."""
+    ss = st.session_state
+    target = ss["target"] if ss["target"] in table.numeric_columns else default_target(table)
+    inputs = [c for c in ss["inputs"] if c in table.numeric_columns and c != target]
+    return target, inputs
+
+
+def current_series():
+    """The chosen target (plus input columns) with missing values handled."""
+    table = current_table()
+    target, inputs = target_and_inputs(table)
+    return prepare_series(table, target, inputs, missing=st.session_state["missing"])
+
+
+def window_config() -> WindowConfig:
+    ss = st.session_state
+    return WindowConfig(lookback=int(ss["lookback"]), horizon=int(ss["horizon"]), stride=int(ss["stride"]))
+
+
+def split_config() -> SplitConfig:
+    ss = st.session_state
+    train, val = float(ss["train_frac"]), float(ss["val_frac"])
+    return SplitConfig(train=train, val=val, test=round(1.0 - train - val, 6))
+
+
+def current_dataset() -> Dataset:
+    """Windows, split and scaler for the current settings (cheap: windows are views)."""
+    return make_dataset(current_series(), window_config(), split_config(),
+                        scaler=st.session_state["scaler"])
+
+
+def model_config(ds: Dataset) -> ModelConfig:
+    ss = st.session_state
+    return ModelConfig(input_size=ds.scaled.shape[1], hidden_size=int(ss["hidden_size"]),
+                       num_layers=int(ss["num_layers"]), dropout=float(ss["dropout"]),
+                       bidirectional=bool(ss["bidirectional"]), horizon=ds.window.horizon,
+                       cell=ss["cell"])
+
+
+def train_config() -> TrainConfig:
+    ss = st.session_state
+    return TrainConfig(lr=float(ss["lr"]), batch_size=int(ss["batch_size"]), epochs=int(ss["epochs"]),
+                       clip_grad=float(ss["clip_grad"]), patience=int(ss["patience"]),
+                       seed=int(ss["seed"]), device=ss["device"], num_threads=TRAIN_THREADS)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def n_params(cfg: ModelConfig) -> int:
+    """Trainable parameters of the model ``cfg`` describes (built on the fly; no training)."""
+    return Forecaster(cfg).n_params()
+
+
+# ------------------------------------------------------------------ how long will training take
+_GATES = {"gru": 3, "lstm": 4, "rnn": 1}
+
+
+def flops_per_window(cfg: ModelConfig, lookback: int) -> float:
+    """Floating-point operations of one forward pass over one window (2 per multiply-add).
+
+    Per timestep, layer and direction a cell does ``gates * hidden * (input + hidden)``
+    multiply-adds (gates = 3 for GRU, 4 for LSTM, 1 for RNN); the head adds ``D*hidden*H``.
+    """
+    D, Hd = cfg.num_directions, cfg.hidden_size
+    macs, width = 0, cfg.input_size
+    for _ in range(cfg.num_layers):
+        macs += D * _GATES[cfg.cell] * Hd * (width + Hd)
+        width = D * Hd
+    return 2.0 * (lookback * macs + D * Hd * cfg.horizon)
+
+
+def _time_run(cfg: ModelConfig, lookback: int, batch: int, steps: int, device: str) -> float:
+    """Seconds per step of a real one-epoch :class:`TrainingRun` of ``steps`` steps on a sine wave
+    (so the timing includes everything a step costs: batch gather, clipping, bookkeeping)."""
+    n_train = steps * batch
+    T = int((n_train + lookback + cfg.horizon) / 0.8) + 2 * cfg.horizon + 2
+    values = np.sin(np.arange(T, dtype=np.float64) / 5.0)                  # (T,)
+    ds = make_dataset(series_from_array(values), WindowConfig(lookback, cfg.horizon),
+                      SplitConfig(0.8, 0.1, 0.1))
+    tc = TrainConfig(epochs=1, batch_size=batch, patience=0, device=device, num_threads=TRAIN_THREADS)
+    p = TrainingRun(ds, cfg, tc).run()
+    return p.elapsed_s / max(p.step, 1)
+
+
+_TINY = ModelConfig(input_size=1, hidden_size=8, num_layers=1, horizon=4)
+_SHORT = (_TINY, 8, 8, 24)                                                  # cfg, L, B, steps
+_LONG = (_TINY, 64, 8, 12)
+_LARGE = (ModelConfig(input_size=1, hidden_size=96, num_layers=1, horizon=12), 48, 64, 6)
+
+
+def step_cost(device: str) -> tuple[float, float, float]:
+    """Cost model of one training step on ``device``: (fixed s, s per timestep, s per flop).
+
+    t_step = fixed + per_timestep * L + per_flop * flops(step). Measured once per session and
+    device by three tiny real training runs (well under a second on a quiet CPU): a tiny model
+    with a short and a long lookback gives the fixed and per-timestep costs (overheads that
+    dominate small models), a larger model the cost per floating-point operation.
+    """
+    cache = st.session_state.setdefault("_step_cost", {})
+    if device not in cache:
+        _time_run(_TINY, 8, 8, 2, device)                                   # warm-up: lazy init, caches
+        t_short, t_long, t_large = (_time_run(*ref, device) for ref in (_SHORT, _LONG, _LARGE))
+        per_timestep = max(t_long - t_short, 0.0) / (_LONG[1] - _SHORT[1])
+        fixed = max(t_short - per_timestep * _SHORT[1], 0.0)
+        f_large = 3 * _LARGE[2] * flops_per_window(_LARGE[0], _LARGE[1])    # fwd + bwd ~ 3x fwd
+        per_flop = max(t_large - fixed - per_timestep * _LARGE[1], 1e-9) / f_large
+        cache[device] = (fixed, per_timestep, per_flop)
+    return cache[device]
+
+
+def estimate_seconds(ds: Dataset, cfg: ModelConfig, tc: TrainConfig) -> tuple[float, str]:
+    """Rough training time for these settings, and the device it assumes.
+
+    seconds = epochs * (steps per epoch * step time + validation time), with the step time from
+    the measured cost model of :func:`step_cost`. Early stopping can only make it shorter.
+    """
+    device = resolve_device(tc.device)
+    fixed, per_timestep, per_flop = step_cost(device.type)
+    L = ds.window.lookback
+    n_train, n_val = len(ds.train), len(ds.val)
+    steps = -(-n_train // tc.batch_size)
+    f_window = flops_per_window(cfg, L)
+    sweeps = L * cfg.num_layers * cfg.num_directions          # recurrent steps per window
+    t_step = fixed + per_timestep * sweeps + per_flop * 3 * min(tc.batch_size, n_train) * f_window
+    t_val = -(-n_val // 1024) * (fixed + per_timestep * sweeps) / 3 + per_flop * n_val * f_window
+    return tc.epochs * (steps * t_step + t_val), str(device)

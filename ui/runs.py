@@ -1,0 +1,289 @@
+"""The user's training run and trained model, kept in session state across pages.
+
+A :class:`Job` wraps a ``gru_core.train.TrainingRun`` (which trains in its own thread and never
+touches Streamlit) together with the dataset and configs it was started with, so the Forecast and
+Gates pages use exactly the data, scaler and weights of that run even if the user has changed
+settings since. A model restored from an uploaded bundle takes the same shape.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import streamlit as st
+
+from gru_core.bundle import load_bundle, save_bundle
+from gru_core.data import prepare_series
+from gru_core.errors import DataError
+from gru_core.model import Forecaster, ModelConfig
+from gru_core.train import TrainConfig, TrainingRun
+from gru_core.windows import Dataset, make_dataset
+from ui import data_source, state
+
+
+@dataclass
+class Job:
+    """One training run and everything needed to interpret its model."""
+
+    run: TrainingRun
+    dataset: Dataset
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    source: str                      # e.g. "sample: Airline passengers"
+    setup: dict = field(default_factory=dict)   # share_params() when it started
+    started: float = field(default_factory=time.time)
+
+
+@dataclass
+class Trained:
+    """A model ready for the Forecast and Gates pages."""
+
+    model: Forecaster
+    dataset: Dataset
+    model_cfg: ModelConfig
+    label: str                       # where the model came from, for captions
+    key: str = ""                    # identifies these weights + data, for per-model caches
+    train_cfg: TrainConfig | None = None
+
+
+def job() -> Job | None:
+    return st.session_state.get("job")
+
+
+def is_running() -> bool:
+    j = job()
+    return bool(j and j.run.running)
+
+
+def start() -> Job:
+    """Build the dataset and model from the current settings and start training in the background."""
+    if is_running():
+        raise RuntimeError("A run is already in progress; stop it first.")
+    ds = data_source.current_dataset()
+    model_cfg = data_source.model_config(ds)
+    train_cfg = data_source.train_config()
+    run = TrainingRun(ds, model_cfg, train_cfg)
+    new = Job(run=run, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
+              source=data_source.source_label(), setup=state.share_params())
+    st.session_state["job"] = new
+    st.session_state["model_source"] = "run"
+    run.start()
+    return new
+
+
+def trained() -> Trained | None:
+    """The model the Forecast and Gates pages show: the latest finished run or uploaded bundle."""
+    ss = st.session_state
+    if ss.get("model_source") == "bundle" and ss.get("bundle_trained") is not None:
+        return ss["bundle_trained"]
+    j = job()
+    if j is None or j.run.running:
+        return None
+    p = j.run.snapshot()
+    if p.step == 0:
+        return None
+    return Trained(model=j.run.model, dataset=j.dataset, model_cfg=j.model_cfg,
+                   label=f"{j.model_cfg.cell.upper()} run on {j.source} ({p.state}, epoch {p.epoch})",
+                   key=f"run:{id(j.run)}:{j.started}", train_cfg=j.train_cfg)
+
+
+# ------------------------------------------------------------------------------ model bundles
+def bundle_bytes(t: Trained) -> bytes:
+    """The model bundle of ``t`` (weights, configs, scaler, columns) as bytes for a download.
+
+    Cached per model (saving hashes every weight), so redrawing a page does not re-serialise it.
+    """
+    j = job()
+    progress = j.run.snapshot() if (j is not None and t.key.startswith("run:")) else None
+    return model_cache(t, "bundle", lambda: save_bundle(t.model, t.dataset, t.train_cfg, progress))
+
+
+def bundle_file_name(t: Trained) -> str:
+    """``gru_lab_<cell>_<target>.pt`` with the target reduced to safe file-name characters."""
+    target = str(getattr(t.dataset.series, "target", "series"))
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in target).strip("_") or "series"
+    return f"gru_lab_{t.model_cfg.cell}_{safe[:40]}.pt"
+
+
+def restore_bundle(data: bytes, name: str = "bundle.pt") -> Trained:
+    """Load an uploaded bundle and apply it to the current data; make it the shown model.
+
+    The bundle's own scaler and window are used on the current table; the current split settings
+    decide which windows are validation and test. Nothing in session state changes unless the
+    whole restore succeeds, so a bad file never loses the current model.
+
+    Raises
+    ------
+    gru_core.BundleError
+        The file is not a loadable GRU Lab bundle (message says why and what to do).
+    gru_core.DataError
+        The current data lacks the bundle's columns or is too short for its window.
+    """
+    b = load_bundle(data)
+    table = data_source.current_table()
+    missing = [c for c in b.columns if c not in table.numeric_columns]
+    if missing:
+        raise DataError(
+            f"This bundle was trained on the column(s) {', '.join(map(repr, b.columns))} (target "
+            f"{b.target!r}), but the current data has no {', '.join(map(repr, missing))} (it has "
+            f"{', '.join(map(repr, table.numeric_columns[:8]))}"
+            f"{' ...' if len(table.numeric_columns) > 8 else ''}). Load the data the model was "
+            "trained on (same column names) on the Data page, then upload the bundle again.")
+    series = prepare_series(table, b.target, b.columns[1:], missing=st.session_state["missing"])
+    ds = make_dataset(series, b.window, data_source.split_config(), scaler=b.scaler)
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    t = Trained(model=b.model.eval(), dataset=ds, model_cfg=b.model_cfg,
+                label=f"{b.model_cfg.cell.upper()} from bundle {name} applied to "
+                      f"{data_source.source_label()}",
+                key=f"bundle:{digest}:{id(ds)}", train_cfg=b.train_cfg)
+    st.session_state["bundle_trained"] = t
+    st.session_state["model_source"] = "bundle"
+    return t
+
+
+def use_run() -> None:
+    """Show the latest training run's model again instead of a restored bundle."""
+    st.session_state["model_source"] = "run"
+
+
+# ------------------------------------------------------------------------- per-model caches
+_CACHE = "_model_cache"
+
+
+def model_cache(t: Trained, name: str, fn: Callable[[], Any], keep: int = 12,
+                bucket: str = "data") -> Any:
+    """``fn()`` computed once per model (``t.key``) and ``name``, kept in session state.
+
+    Evaluations, traces and bundle bytes depend only on the model's weights and its dataset, so
+    pages redraw from the cache when only display options change. Entries of other models are
+    dropped; each ``bucket`` (e.g. "data" for traces and evaluations, "fig" for built figures)
+    keeps at most ``keep`` entries, oldest out first, so many figures never push out a trace.
+    """
+    buckets: dict = st.session_state.setdefault(_CACHE, {})
+    cache: dict = buckets.setdefault(bucket, {})
+    for k in [k for k in cache if k[0] != t.key]:
+        del cache[k]
+    key = (t.key, name)
+    if key not in cache:
+        while len(cache) >= keep:
+            del cache[next(iter(cache))]
+        cache[key] = fn()
+    return cache[key]
+
+
+# ------------------------------------------------------------------- reading a model's results
+SPLIT_NAMES = {"test": "test", "val": "validation", "train": "training"}
+
+
+def positions_to_axis(ds: Dataset, positions):
+    """Series positions -> the values to put on a time axis: dates if the data has them."""
+    import numpy as np
+
+    index = getattr(ds.series, "index", None)
+    pos = np.asarray(positions)
+    if index is None:
+        return pos
+    return np.asarray(index)[pos]
+
+
+def time_label(ds: Dataset, position: int) -> str:
+    """A readable name for one series position: its date ("1958-02-01", with the time if it has
+    one) or "step 123" for data without dates."""
+    import pandas as pd
+
+    index = getattr(ds.series, "index", None)
+    if isinstance(index, pd.DatetimeIndex):
+        ts = index[int(position)]
+        return ts.strftime("%Y-%m-%d %H:%M") if (ts.hour or ts.minute) else ts.strftime("%Y-%m-%d")
+    return f"step {int(position)}"
+
+
+def has_dates(ds: Dataset) -> bool:
+    import pandas as pd
+
+    return isinstance(getattr(ds.series, "index", None), pd.DatetimeIndex)
+
+
+def predictions_table(ev, ds: Dataset):
+    """One row per (window, horizon step): where it starts, what it forecasts, actual and naive.
+
+    Columns: ``window_start_position`` (+ ``window_start_date``), ``horizon_step`` (1..H),
+    ``target_position`` (+ ``target_date``), ``actual``, ``predicted``, ``naive`` and, when the
+    evaluation has one, ``seasonal_naive`` -- all values in the data's units.
+    """
+    import numpy as np
+    import pandas as pd
+
+    N, H = ev.y_true.shape
+    cols: dict = {"window_start_position": np.repeat(ev.starts, H)}
+    if has_dates(ds):
+        cols["window_start_date"] = positions_to_axis(ds, cols["window_start_position"])
+    cols["horizon_step"] = np.tile(np.arange(1, H + 1), N)
+    cols["target_position"] = ev.target_index.reshape(-1)
+    if has_dates(ds):
+        cols["target_date"] = positions_to_axis(ds, cols["target_position"])
+    cols["actual"] = ev.y_true.reshape(-1)
+    cols["predicted"] = ev.y_pred.reshape(-1)
+    cols["naive"] = ev.naive.reshape(-1)
+    if ev.seasonal is not None:
+        cols["seasonal_naive"] = ev.seasonal.reshape(-1)
+    return pd.DataFrame(cols)
+
+
+def verdict(metrics, split: str, units: str) -> str:
+    """One sentence: does the model beat the naive (last value) forecast on MAE, and by how much."""
+    from gru_core.evaluate import NAIVE_LABEL
+
+    model_row = metrics.index[0]
+    m_mae = float(metrics.loc[model_row, "MAE"])
+    n_mae = float(metrics.loc[NAIVE_LABEL, "MAE"])
+    where = f"On the {SPLIT_NAMES.get(split, split)} windows"
+    unit = f" {units}" if units else ""
+    if n_mae <= 0:
+        return (f"{where} the naive forecast is perfect (MAE 0), so no model can beat it; the "
+                f"{model_row}'s MAE is {m_mae:.4g}{unit}.")
+    change = (m_mae - n_mae) / n_mae * 100
+    if change < -0.5:
+        how = f"**beats the naive baseline**: its MAE is {abs(change):.0f}% lower"
+    elif change > 0.5:
+        how = f"**does not beat the naive baseline**: its MAE is {change:.0f}% higher"
+    else:
+        how = "is **level with the naive baseline** (MAE within 0.5%)"
+    return (f"{where} the {model_row} {how} ({m_mae:.4g} vs {n_mae:.4g}{unit}, the average "
+            f"absolute error over all forecast steps).")
+
+
+# ------------------------------------------------------------------ an untrained GRU, for teaching
+def untrained_gru() -> Trained:
+    """A GRU with random (initial) weights for the current settings and data, cell forced to GRU.
+
+    For the Gates page before anything is trained: the same shape the Train page would build, with
+    the weights ``nn.GRU`` starts from (seeded by the settings' seed). Kept in session state until
+    the settings or data change.
+    """
+    import dataclasses
+
+    import torch
+
+    ds = data_source.current_dataset()
+    cfg = dataclasses.replace(data_source.model_config(ds), cell="gru")
+    seed = int(st.session_state.get("seed", 0))
+    sig = (data_source.source_label(), tuple(sorted(state.share_params().items())),
+           tuple(ds.scaled.shape))
+    held = st.session_state.get("_untrained_gru")
+    if held is not None and held[0] == sig:
+        return held[1]
+    gen_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = Forecaster(cfg).eval()
+    finally:
+        torch.random.set_rng_state(gen_state)
+    t = Trained(model=model, dataset=ds, model_cfg=cfg,
+                label=f"untrained (random weights) GRU, {cfg.num_layers} layer(s) × "
+                      f"{cfg.hidden_size} units, seed {seed}, on {data_source.source_label()}",
+                key=f"untrained:{hash(sig)}:{seed}")
+    st.session_state["_untrained_gru"] = (sig, t)
+    return t

@@ -1,0 +1,59 @@
+"""The sidebar every page shares: what data and run are active, the device, and the share link."""
+from __future__ import annotations
+
+import streamlit as st
+
+from gru_core.train import device_report
+from ui import data_source, runs, state
+
+
+@st.cache_resource(show_spinner=False)
+def devices() -> dict:
+    """``gru_core.train.device_report()``, asked once per server process."""
+    return device_report()
+
+
+def device_summary() -> str:
+    """One line naming the device "auto" trains on, e.g. "CPU (no CUDA or MPS found)"."""
+    d = devices()
+    if d.get("cuda"):
+        return f"CUDA GPU: {d.get('cuda_name') or 'found'}"
+    if d.get("mps"):
+        return "Apple GPU (MPS)"
+    return "CPU (no CUDA or MPS GPU found)"
+
+
+def _run_line() -> str | None:
+    j = runs.job()
+    if j is None:
+        return None
+    p = j.run.snapshot()
+    if p.state in ("running", "paused"):
+        return f"**Run** · {p.state}, epoch {p.epoch}/{p.epochs}"
+    return f"**Run** · {p.state.replace('_', ' ')}"
+
+
+def _run_status() -> None:
+    """The run's state; refreshes itself every 0.5 s while a run is going, on every page."""
+    @st.fragment(run_every=0.5 if runs.is_running() else None)
+    def run_status() -> None:
+        line = _run_line()
+        if line:
+            st.caption(line)
+    run_status()
+
+
+def draw() -> None:
+    """Draw the shared sidebar (after ``st.navigation`` so it sits under the page list)."""
+    with st.sidebar:
+        st.caption("**Data** · " + data_source.source_label())
+        _run_status()
+        st.caption("**Device** · " + device_summary())
+        problems = st.session_state.get("url_problems") or []
+        for msg in problems:
+            st.warning(msg)
+        with st.expander("Share this setup", icon=":material/link:"):
+            st.caption("The address bar always holds a link to the current setup (data source, "
+                       "generator parameters, model and training settings, seed). Uploaded files "
+                       "are not part of a link.")
+            st.code(state.share_url(), language=None, wrap_lines=True)
