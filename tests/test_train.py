@@ -1,0 +1,250 @@
+"""Tests for gru_core.train: configs and devices, a full run's record, determinism, early stopping,
+divergence, failures, and pause / resume / stop from another thread."""
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from gru_core.data import series_from_array
+from gru_core.errors import DataError
+from gru_core.model import ModelConfig
+from gru_core.train import (Progress, TrainConfig, TrainingRun, device_report, resolve_device)
+from gru_core.windows import WindowConfig, make_dataset
+
+MODEL = ModelConfig(hidden_size=8, num_layers=1, horizon=4)
+
+
+def tiny_dataset(n=300, seed=0):
+    t = np.arange(n)
+    y = np.sin(2 * np.pi * t / 20) + 0.1 * np.random.default_rng(seed).standard_normal(n)
+    return make_dataset(series_from_array(y), WindowConfig(16, 4))
+
+
+def cfg(**kw):
+    base = dict(lr=1e-2, batch_size=32, epochs=2, patience=0, device="cpu", num_threads=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def wait_for(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return tiny_dataset()
+
+
+# ----------------------------------------------------------------------------- configs, devices
+
+@pytest.mark.parametrize("bad", [dict(lr=0), dict(lr=float("nan")), dict(batch_size=0),
+                                 dict(epochs=0), dict(clip_grad=-1), dict(patience=-1),
+                                 dict(device="tpu"), dict(num_threads=0), dict(eval_every_s=0)])
+def test_train_config_rejects_bad_values(bad):
+    with pytest.raises(DataError):
+        TrainConfig(**bad).validate()
+
+
+def test_resolve_device(monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(DataError, match=r"'cuda' was requested.*found: CPU.*'cpu'"):
+        resolve_device("cuda")
+    with pytest.raises(DataError, match="mps"):
+        resolve_device("mps")
+    with pytest.raises(DataError, match="Unknown device"):
+        resolve_device("gpu")
+    report = device_report()
+    assert report["cuda"] is False and report["mps"] is False and report["auto"] == "cpu"
+
+
+def test_mismatched_model_config(ds):
+    with pytest.raises(DataError, match="input column"):
+        TrainingRun(ds, ModelConfig(input_size=2, hidden_size=8, horizon=4), cfg())
+    with pytest.raises(DataError, match="horizon"):
+        TrainingRun(ds, ModelConfig(hidden_size=8, horizon=5), cfg())
+
+
+# ----------------------------------------------------------------------------- a whole run
+
+def test_run_records_progress(ds):
+    seen = []
+    run = TrainingRun(ds, MODEL, cfg(eval_every_s=1e-3), on_progress=seen.append)
+    assert run.snapshot().state == "idle"
+    p = run.run()
+    n_batches = math.ceil(len(ds.train) / 32)
+    assert p.state == "finished" and "Finished all 2 epochs" in p.reason
+    assert p.step == p.total_steps == 2 * n_batches
+    assert p.steps == list(range(1, p.total_steps + 1)) and len(p.step_loss) == p.total_steps
+    assert p.epoch == 2 and p.epoch_steps == [n_batches, 2 * n_batches]
+    assert len(p.epoch_train) == len(p.epoch_val) == 2
+    assert all(math.isfinite(v) for v in p.step_loss + p.epoch_val)
+    assert p.val_loss == p.epoch_val[-1] and p.best_val == min(p.epoch_val)
+    assert p.grad_norm > 0 and p.windows_per_s > 0 and p.elapsed_s > 0 and p.eta_s == 0
+    assert p.device == "cpu" and not run.running
+    # the callback got copies, and the final one is the end state
+    assert seen and seen[-1].state == "finished" and all(isinstance(s, Progress) for s in seen)
+    snap = run.snapshot()
+    snap.step_loss.clear()
+    assert len(run.snapshot().step_loss) == p.total_steps
+    with pytest.raises(DataError, match="already been started"):
+        run.run()
+
+
+def test_same_seed_same_curve(ds):
+    a, b = TrainingRun(ds, MODEL, cfg()), TrainingRun(ds, MODEL, cfg())
+    pa, pb = a.run(), b.run()
+    assert pa.step_loss == pb.step_loss and pa.epoch_val == pb.epoch_val
+    assert same_weights(weights(a.model), weights(b.model))
+    pc = TrainingRun(ds, MODEL, cfg(seed=1)).run()
+    assert pc.step_loss != pa.step_loss
+
+
+def test_batched_loss_reads_give_the_same_history(ds):
+    """The accelerator path (losses read back every k steps) records exactly the same history."""
+    ref = TrainingRun(ds, MODEL, cfg()).run()
+    run = TrainingRun(ds, MODEL, cfg())
+    run._sync_every = 5
+    p = run.run()
+    assert p.step_loss == ref.step_loss and p.steps == ref.steps and p.grad_norm == ref.grad_norm
+    bad = tiny_dataset()
+    bad.scaled[: bad.bounds[0]: 8, 0] = float("nan")
+    run = TrainingRun(bad, MODEL, cfg())
+    run._sync_every = 5
+    p = run.run()
+    assert p.state == "diverged" and "NaN at step 1" in p.reason and p.step_loss == []
+
+
+def test_clipping_off_still_reports_grad_norm(ds):
+    p = TrainingRun(ds, MODEL, cfg(clip_grad=0, epochs=1)).run()
+    assert p.state == "finished" and p.grad_norm is not None and p.grad_norm > 0
+
+
+def test_early_stopping_restores_best_weights(ds, monkeypatch):
+    scripted = iter([1.0, 0.5, 0.7, 0.8, 0.9, 1.0])       # best at epoch 2, then no improvement
+    run = TrainingRun(ds, MODEL, cfg(epochs=6, patience=2))
+    monkeypatch.setattr(run, "_validate", lambda X, Y: next(scripted))
+    p = run.run()
+    assert p.state == "early_stopped" and p.epoch == 4
+    assert p.best_epoch == 2 and p.best_val == 0.5 and "epoch 2" in p.reason
+    ref = TrainingRun(ds, MODEL, cfg(epochs=2))                # same seed: weights after epoch 2
+    ref.run()
+    assert same_weights(weights(run.model), weights(ref.model))
+
+
+def test_nan_loss_diverges_and_keeps_initial_weights():
+    ds = tiny_dataset()
+    ds.scaled[: ds.bounds[0]: 8, 0] = float("nan")           # every training window sees a NaN
+    run = TrainingRun(ds, MODEL, cfg())
+    initial = weights(run.model)
+    p = run.run()
+    assert p.state == "diverged"
+    assert "NaN at step 1" in p.reason and "learning rate" in p.reason
+    assert "initial weights" in p.reason and p.step_loss == []
+    assert same_weights(weights(run.model), initial)
+
+
+def test_divergence_in_second_epoch_keeps_last_epoch_weights():
+    ds = tiny_dataset()
+
+    def poison(p):                                            # after epoch 1: break the data
+        if p.epoch == 1 and p.state == "running":
+            ds.scaled[: ds.bounds[0]: 8, 0] = float("nan")
+
+    run = TrainingRun(ds, MODEL, cfg(eval_every_s=1e9), on_progress=poison)
+    p = run.run()
+    assert p.state == "diverged" and f"NaN at step {p.epoch_steps[0] + 1}" in p.reason
+    assert "end of epoch 1" in p.reason
+    assert all(np.isfinite(v.numpy()).all() for v in run.model.state_dict().values())
+    ref = TrainingRun(tiny_dataset(), MODEL, cfg(epochs=1))
+    ref.run()
+    assert same_weights(weights(run.model), weights(ref.model))
+
+
+def test_unexpected_error_fails_the_run(ds):
+    def boom(p):
+        raise RuntimeError("boom")
+
+    run = TrainingRun(ds, MODEL, cfg(), on_progress=boom)
+    p = run.run()
+    assert p.state == "failed" and "boom" in p.reason and isinstance(run.exception, RuntimeError)
+
+    run = TrainingRun(ds, MODEL, cfg(), on_progress=boom)
+    run.start()
+    assert run.join(timeout=10)
+    assert run.snapshot().state == "failed" and "RuntimeError: boom" in run.snapshot().reason
+
+
+# ----------------------------------------------------------------------------- threads
+
+@pytest.fixture(scope="module")
+def long_ds():
+    return tiny_dataset(n=2000)
+
+
+def long_cfg():
+    return cfg(batch_size=8, epochs=200)                      # far more work than the test waits for
+
+
+def test_background_run_pause_resume_stop(long_ds):
+    run = TrainingRun(long_ds, MODEL, long_cfg())
+    run.start()
+    assert run.running
+    assert wait_for(lambda: run.snapshot().step >= 3)
+    run.pause()
+    assert wait_for(lambda: run.snapshot().state == "paused")
+    s1 = run.snapshot()
+    time.sleep(0.5)
+    s2 = run.snapshot()
+    assert s2.state == "paused" and s2.step == s1.step         # no step while paused
+    assert s2.elapsed_s - s1.elapsed_s < 0.05                  # paused time is not counted
+    run.resume()
+    assert wait_for(lambda: run.snapshot().step > s2.step)
+    t0 = time.monotonic()
+    run.stop()
+    assert run.join(timeout=1.0), "stop must end the run within 1 s"
+    assert time.monotonic() - t0 < 1.0
+    p = run.snapshot()
+    assert p.state == "stopped" and "Stopped by the user" in p.reason and not run.running
+    assert p.step < p.total_steps and len(p.step_loss) == p.step
+
+
+def test_stop_while_paused(long_ds):
+    run = TrainingRun(long_ds, MODEL, long_cfg())
+    run.start()
+    assert wait_for(lambda: run.snapshot().step >= 1)
+    run.pause()
+    assert wait_for(lambda: run.snapshot().state == "paused")
+    run.stop()
+    assert run.join(timeout=1.0)
+    assert run.snapshot().state == "stopped"
+
+
+def test_snapshot_is_safe_while_running(long_ds):
+    run = TrainingRun(long_ds, MODEL, long_cfg())
+    run.start()
+    try:
+        for _ in range(50):                                     # consistent, copied lists
+            p = run.snapshot()
+            assert len(p.steps) == len(p.step_loss) <= p.step
+            time.sleep(0.002)
+    finally:
+        run.stop()
+        assert run.join(timeout=1.0)
