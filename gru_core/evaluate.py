@@ -22,7 +22,9 @@ unless given. :func:`recursive_forecast` is the one-step-rollout alternative to 
 """
 from __future__ import annotations
 
+
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -366,7 +368,9 @@ def _future_index(index, T: int, steps: int) -> pd.Index:
         freq = index.freq
         if freq is None:
             try:
-                freq = pd.infer_freq(index)
+                with warnings.catch_warnings():   # pandas 3 warns that infer_freq's type will change
+                    warnings.simplefilter("ignore")
+                    freq = pd.infer_freq(index)
             except (TypeError, ValueError):
                 freq = None
         if freq is not None:
