@@ -12,6 +12,7 @@ from gru_core.errors import DataError
 from gru_core.evaluate import evaluate, forecast_future, mae, recursive_forecast
 from ui import runs
 from ui.guard import friendly_errors
+from ui.widgets import int_slider
 
 UPLOAD_KEY = "fc_bundle_upload"
 
@@ -24,18 +25,6 @@ st.markdown(
     "through time, or a window to see all its steps at once; then download the predictions or "
     "the model. Next: open **Gates** to see what the GRU's reset and update gates did."
 )
-
-
-def _slider(label: str, lo: int, hi: int, default: int, key: str, **kwargs) -> int:
-    """An integer slider that survives a range change (a remembered value is clamped into the
-    new range) and a range of one value (no slider then: Streamlit refuses min == max)."""
-    if hi <= lo:
-        st.caption(f"{label}: {lo} (the only choice)")
-        return lo
-    v = st.session_state.get(key)
-    if isinstance(v, (int, np.integer)) and not lo <= v <= hi:
-        st.session_state[key] = int(min(max(v, lo), hi))
-    return st.slider(label, lo, hi, min(max(default, lo), hi), key=key, **kwargs)
 
 
 def _handle_upload() -> None:
@@ -78,7 +67,7 @@ def _step_view(t: runs.Trained, ev, split: str, units: str, name: str) -> None:
     ds = t.dataset
     H = ev.y_true.shape[1]
     st.subheader("Forecast vs actual, one horizon step at a time")
-    step = _slider("Horizon step (how many steps ahead)", 1, H, 1, key="fc_step",
+    step = int_slider("Horizon step (how many steps ahead)", 1, H, 1, key="fc_step",
                      help="Step 1 is the next value after each window; step H the last one.")
     j = step - 1
     x = runs.positions_to_axis(ds, ev.target_index[:, j])
@@ -98,7 +87,7 @@ def _window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec) ->
     L, H = ds.window.lookback, ds.window.horizon
     N = len(ev.starts)
     st.subheader("All horizon steps from one window")
-    i = _slider(f"Window (1 = first of the {runs.SPLIT_NAMES[split]} part)", 1, N, 1,
+    i = int_slider(f"Window (1 = first of the {runs.SPLIT_NAMES[split]} part)", 1, N, 1,
                 key="fc_window") - 1
     s = int(ev.starts[i])
     y = np.asarray(ds.series.values, dtype=np.float64)[:, 0]

@@ -12,6 +12,7 @@ from gru_core.explain import SATURATION, explain_step, unit_summary
 from gru_core.gates import trace_gates
 from ui import runs
 from ui.guard import friendly_errors
+from ui.widgets import int_slider
 
 MAX_SPAN = 5_000        # longest span traced and drawn at once
 BIG_HEATMAP = 100_000   # cells (steps x units) above which only two heatmaps show at first
@@ -30,18 +31,6 @@ st.markdown(
     "trace below; then compare units that keep their state for long (z near 1) with units that "
     "follow the input (z near 0)."
 )
-
-
-def _slider(label: str, lo: int, hi: int, default: int, key: str, **kwargs) -> int:
-    """An integer slider that survives a range change (a remembered value is clamped into the
-    new range) and a range of one value (no slider then: Streamlit refuses min == max)."""
-    if hi <= lo:
-        st.caption(f"{label}: {lo} (the only choice)")
-        return lo
-    v = st.session_state.get(key)
-    if isinstance(v, (int, np.integer)) and not lo <= v <= hi:
-        st.session_state[key] = int(min(max(v, lo), hi))
-    return st.slider(label, lo, hi, min(max(default, lo), hi), key=key, **kwargs)
 
 
 def _subject() -> runs.Trained:
@@ -109,7 +98,7 @@ def _span(t: runs.Trained):
                      "test": "The whole test part", "range": "A range of the series"}.get)
     if mode == "window":
         N = len(ds.test)
-        i = _slider("Test window", 1, N, 1, key="gates_window") - 1
+        i = int_slider("Test window", 1, N, 1, key="gates_window") - 1
         a = int(ds.test.starts[i])
         return f"win:{a}", a, a + L, (
             f"test window {i + 1} of {N} ({runs.time_label(ds, a)} to "
@@ -172,7 +161,7 @@ def _explanation_body(t: runs.Trained, got: dict, layer: int, direction: int, po
     H = t.model_cfg.hidden_size
     c1, c2 = st.columns(2)
     with c1:
-        step = _slider("Timestep in the traced span", 1, T, max(1, T // 2), key="gates_ex_t")
+        step = int_slider("Timestep in the traced span", 1, T, max(1, T // 2), key="gates_ex_t")
     if st.session_state.get("gates_ex_unit") not in range(H):
         st.session_state.pop("gates_ex_unit", None)
     unit = c2.selectbox("Unit", list(range(H)), key="gates_ex_unit", format_func=lambda u: f"unit {u}")

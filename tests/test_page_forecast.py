@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +13,9 @@ from gru_core.model import ModelConfig
 from gru_core.train import TrainConfig, TrainingRun
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset
 from ui.runs import Job
-from ui.state import SETTINGS
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+from apptest_helpers import assert_no_failures, open_page
+
 PAGE = "pages/forecast.py"
 UPLOAD_KEY = "fc_bundle_upload"
 
@@ -33,27 +32,9 @@ def job() -> Job:
     return Job(run=run, dataset=ds, model_cfg=mc, train_cfg=tc, source="sample: test")
 
 
-def _run(at: AppTest) -> AppTest:
-    return at.run()
-
-
-def _app(job: Job | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    if job is not None:
-        at.session_state["job"] = job
-        at.session_state["model_source"] = "run"
-    at.switch_page(PAGE)
-    return _run(at)
-
-
-def _no_failures(at: AppTest) -> None:
-    assert not at.exception
-    assert not at.error, [e.value for e in at.error]
-
-
 def test_no_model_explains_what_to_do():
-    at = _app()
-    _no_failures(at)
+    at = open_page(PAGE)
+    assert_no_failures(at)
     assert "No trained model yet" in at.info[0].value
     assert any(link.proto.page.endswith("train.py") or "Train" in link.proto.label
                for link in at.get("page_link"))
@@ -62,8 +43,8 @@ def test_no_model_explains_what_to_do():
 
 
 def test_trained_model_shows_charts_metrics_and_downloads(job):
-    at = _app(job)
-    _no_failures(at)
+    at = open_page(PAGE, job)
+    assert_no_failures(at)
     charts = at.get("plotly_chart")
     assert len(charts) >= 6       # step, residuals x2, window, direct vs recursive, future
     table = at.dataframe[0].value
@@ -75,14 +56,14 @@ def test_trained_model_shows_charts_metrics_and_downloads(job):
 
     # validation scores too, and moving the sliders redraws without errors
     at.segmented_control(key="fc_split").set_value("val")
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
     assert any("validation windows" in m.value for m in at.markdown)
     at.slider(key="fc_step").set_value(12)
-    _run(at)
+    at.run()
     at.slider(key="fc_window").set_value(3)
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
 
 
 def test_predictions_table_columns(job):
@@ -103,10 +84,10 @@ def test_predictions_table_columns(job):
 
 
 def test_bad_bundle_shows_an_error_and_keeps_the_model(job):
-    at = _app(job)
+    at = open_page(PAGE, job)
     at.file_uploader(key=UPLOAD_KEY).set_value(("model.pt", os.urandom(4096),
                                                 "application/octet-stream"))
-    _run(at)
+    at.run()
     assert not at.exception
     assert at.error and "not a GRU Lab model bundle" in at.error[0].value
     assert at.session_state["model_source"] == "run"
@@ -115,11 +96,11 @@ def test_bad_bundle_shows_an_error_and_keeps_the_model(job):
 
 def test_bundle_round_trip_restores_the_model(job):
     data = save_bundle(job.run.model, job.dataset, job.train_cfg)
-    at = _app()                                           # no model in this session yet
+    at = open_page(PAGE)                                           # no model in this session yet
     at.file_uploader(key=UPLOAD_KEY).set_value(("gru_lab_gru_passengers.pt", data,
                                                 "application/octet-stream"))
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
     assert at.success and "Restored" in at.success[0].value
     assert at.session_state["model_source"] == "bundle"
     restored = at.session_state["bundle_trained"].model
@@ -141,8 +122,8 @@ def test_one_step_horizon_needs_no_step_slider():
     tc = TrainConfig(epochs=1, batch_size=64, device="cpu", patience=0)
     run = TrainingRun(ds, mc, tc)
     run.run()
-    at = _app(Job(run=run, dataset=ds, model_cfg=mc, train_cfg=tc, source="sample: test"))
-    _no_failures(at)
+    at = open_page(PAGE, Job(run=run, dataset=ds, model_cfg=mc, train_cfg=tc, source="sample: test"))
+    assert_no_failures(at)
     assert not [s for s in at.slider if s.key == "fc_step"]
     assert any("the only choice" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 6

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +14,9 @@ from gru_core.model import ModelConfig
 from gru_core.train import TrainConfig, TrainingRun
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset
 from ui.runs import Job
-from ui.state import SETTINGS
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+from apptest_helpers import APP, assert_no_failures, open_page
+
 PAGE = "pages/gates.py"
 
 
@@ -35,24 +34,6 @@ def _job(cell: str = "gru", epochs: int = 2) -> Job:
 @pytest.fixture(scope="module")
 def gru_job() -> Job:
     return _job("gru")
-
-
-def _run(at: AppTest) -> AppTest:
-    return at.run()
-
-
-def _app(job: Job | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    if job is not None:
-        at.session_state["job"] = job
-        at.session_state["model_source"] = "run"
-    at.switch_page(PAGE)
-    return _run(at)
-
-
-def _no_failures(at: AppTest) -> None:
-    assert not at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 def _figures(at: AppTest) -> list[dict]:
@@ -79,8 +60,8 @@ def _heatmap(at: AppTest, name: str) -> np.ndarray:
 
 
 def test_untrained_demo_without_a_model():
-    at = _app()
-    _no_failures(at)
+    at = open_page(PAGE)
+    assert_no_failures(at)
     assert "No trained GRU yet" in at.info[0].value
     assert any("untrained (random weights)" in c.value for c in at.caption)
     assert len(at.latex) >= 2                       # the equations and the filled-in step
@@ -89,8 +70,8 @@ def test_untrained_demo_without_a_model():
 
 
 def test_trained_gru_heatmaps_equal_the_trace(gru_job):
-    at = _app(gru_job)
-    _no_failures(at)
+    at = open_page(PAGE, gru_job)
+    assert_no_failures(at)
     assert not at.info                              # a trained model: no "untrained" notice
     heatmaps = [tr for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
     assert [h["name"] for h in heatmaps] == ["r", "z (PyTorch)", "n", "h"]
@@ -105,8 +86,8 @@ def test_trained_gru_heatmaps_equal_the_trace(gru_job):
     np.testing.assert_allclose(_heatmap(at, "r"), tr.r[0, 0].numpy().T, atol=1e-6)
     # layer 1 on request
     at.selectbox(key="gates_layer").set_value(1)
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
     np.testing.assert_allclose(_heatmap(at, "h"), tr.h[1, 0].numpy().T, atol=1e-6)
     # latex: the four equations and the filled-in numbers
     texts = [x.value for x in at.latex]
@@ -116,13 +97,13 @@ def test_trained_gru_heatmaps_equal_the_trace(gru_job):
 
 
 def test_convention_toggle_plots_one_minus_z(gru_job):
-    at = _app(gru_job)
+    at = open_page(PAGE, gru_job)
     z_torch = _heatmap(at, "z (PyTorch)")
     r_torch = _heatmap(at, "r")
     lines_before = [f for f in _figures(at) if "chosen units" in f["layout"].get("title", {}).get("text", "")][0]
     at.segmented_control(key="gates_convention").set_value("tutorial")
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
     z_tut = _heatmap(at, "1 − z (tutorial z)")
     np.testing.assert_allclose(z_tut, 1.0 - z_torch, atol=1e-6)
     np.testing.assert_array_equal(_heatmap(at, "r"), r_torch)      # r is not touched
@@ -143,24 +124,24 @@ def test_convention_toggle_plots_one_minus_z(gru_job):
 
 
 def test_long_span_and_sorting(gru_job):
-    at = _app(gru_job)
+    at = open_page(PAGE, gru_job)
     at.segmented_control(key="gates_span_mode").set_value("test")
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
     ds = gru_job.dataset
     T = ds.scaled.shape[0] - ds.bounds[1]
     assert _heatmap(at, "z (PyTorch)").shape == (gru_job.model_cfg.hidden_size, T)
     at.selectbox(key="gates_sort").set_value("tau")
-    _run(at)
-    _no_failures(at)
+    at.run()
+    assert_no_failures(at)
     table = at.dataframe[0].value
     tau = table["tau"].to_numpy()
     assert np.all(np.diff(tau) <= 0)                # rows ordered by memory, longest first
 
 
 def test_lstm_model_explains_that_gates_need_a_gru():
-    at = _app(_job("lstm", epochs=1))
-    _no_failures(at)
+    at = open_page(PAGE, _job("lstm", epochs=1))
+    assert_no_failures(at)
     assert at.warning and "LSTM" in at.warning[0].value and "GRU" in at.warning[0].value
     assert any("untrained (random weights)" in c.value for c in at.caption)
 
@@ -187,21 +168,21 @@ def test_long_span_with_128_units_is_quick_and_starts_with_two_heatmaps():
     at.session_state["bundle_trained"] = t
     at.session_state["model_source"] = "bundle"
     at.switch_page(PAGE)
-    _run(at)
+    at.run()
     at.segmented_control(key="gates_span_mode").set_value("test")
     t0 = time.perf_counter()
-    _run(at)
+    at.run()
     first = time.perf_counter() - t0
-    _no_failures(at)
+    assert_no_failures(at)
     names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
     assert names == ["r", "z (PyTorch)"]
     assert _heatmap(at, "r").shape == (128, 2100) and _heatmap(at, "r").dtype == np.float32
     at.segmented_control(key="gates_convention").set_value("tutorial")
     t0 = time.perf_counter()
-    _run(at)
+    at.run()
     toggle = time.perf_counter() - t0
     assert first < 3.0 and toggle < 3.0, (first, toggle)
     at.segmented_control(key="gates_heat_set_big").set_value("all")
-    _run(at)
+    at.run()
     names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
     assert names == ["r", "1 − z (tutorial z)", "n", "h"]

@@ -1,0 +1,24 @@
+"""AppTest helpers shared by the page tests: open a page of the real app, check it is clean."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def open_page(page: str, job=None) -> AppTest:
+    """Run app.py, optionally hand the session a finished ``ui.runs.Job``, and switch to ``page``."""
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if job is not None:
+        at.session_state["job"] = job
+        at.session_state["model_source"] = "run"
+    at.switch_page(page)
+    return at.run()
+
+
+def assert_no_failures(at: AppTest) -> None:
+    """No uncaught exception and no st.error on the page."""
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
