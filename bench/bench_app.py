@@ -203,9 +203,9 @@ def main() -> int:
     global server_url
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3, help="runs per figure (median reported)")
-    # The app's default run (60 epochs of the airline sample) ends in about 2 s: too short for a
+    # The app's default run (60 epochs of the sunspots sample, early stopping) ends in a few seconds: too short for a
     # steady throughput ratio. So by default (a) and (b) use the default settings with 400 epochs
-    # and no early stopping (about 7 s); pass --epochs 0 to keep the app's own defaults.
+    # and no early stopping (about 20 s); pass --epochs 0 to keep the app's own defaults.
     ap.add_argument("--epochs", type=int, default=400, help="epochs for (a) and (b), in the page "
                     "URL and the headless run alike (0 = the app's default)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience likewise "

@@ -223,14 +223,14 @@ def nav(page, name: str, timeout: float = 60_000) -> None:
     wait_ready(page, timeout)
 
 
-def screenshot(page, name: str) -> Path:
-    """Full-page screenshot to artifacts/screenshots/<name>.png.
+def screenshot(page, name: str, directory: Path = SCREENSHOTS) -> Path:
+    """Full-page screenshot to <directory>/<name>.png (default artifacts/screenshots/).
 
     Streamlit scrolls inside its main container, so the viewport is stretched to the content's
     height for the shot and restored afterwards.
     """
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
     size = page.viewport_size or VIEWPORT
     height = page.evaluate("""() => {
       const els = [document.querySelector('[data-testid="stMain"]'),

@@ -58,8 +58,8 @@ def test_default_sample_is_preselected_with_a_chart(at):
     assert figs, "no plotly chart on the Data page"
     names = [t.get("name") for t in figs[0]["data"]]
     assert any(n.startswith("window inputs (lookback L = 24") for n in names)
-    assert any(n.startswith("window targets (horizon H = 12") for n in names)
-    assert int(metric(at, "Points").replace(",", "")) == 144
+    assert any(n.startswith("window targets (horizon H = 6") for n in names)
+    assert int(metric(at, "Points").replace(",", "")) == 309   # yearly sunspots 1700-2008
     assert int(metric(at, "Train windows")) > 0
     assert any("Source:" in c.value for c in at.caption), "sample provenance not shown"
 
@@ -134,7 +134,7 @@ def test_first_upload_bad_shows_error_only(at):
 
 
 def test_too_short_series_states_the_minimum_length(at):
-    at.number_input(key="lookback").set_value(200).run()
+    at.number_input(key="lookback").set_value(300).run()
     assert not at.exception
     msgs = errors(at)
     assert msgs and "needs at least" in msgs[0], msgs

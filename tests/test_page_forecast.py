@@ -97,6 +97,7 @@ def test_bad_bundle_shows_an_error_and_keeps_the_model(job):
 def test_bundle_round_trip_restores_the_model(job):
     data = save_bundle(job.run.model, job.dataset, job.train_cfg)
     at = open_page(PAGE)                                           # no model in this session yet
+    at.session_state["sample"] = "airline_passengers"     # the data the bundle was trained on
     at.file_uploader(key=UPLOAD_KEY).set_value(("gru_lab_gru_passengers.pt", data,
                                                 "application/octet-stream"))
     at.run()

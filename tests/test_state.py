@@ -19,14 +19,14 @@ def _open(query: dict[str, str], page: str | None = None) -> AppTest:
 
 def test_share_link_reproduces_the_setup():
     link = {"source": "generator", "gen": "sine", "gp_period": "25", "gen_seed": "7",
-            "lookback": "30", "horizon": "6", "cell": "lstm", "hidden_size": "16",
+            "lookback": "30", "horizon": "8", "cell": "lstm", "hidden_size": "16",
             "bidirectional": "true", "lr": "0.002", "epochs": "5", "seed": "3"}
     at = _open(link, "pages/train.py")
     assert not at.exception
     ss = at.session_state
     assert ss["source"] == "generator" and ss["gen"] == "sine" and ss["gen_seed"] == 7
     assert ss[gen_param_key("sine", "period")] == 25
-    assert (ss["lookback"], ss["horizon"], ss["hidden_size"], ss["epochs"], ss["seed"]) == (30, 6, 16, 5, 3)
+    assert (ss["lookback"], ss["horizon"], ss["hidden_size"], ss["epochs"], ss["seed"]) == (30, 8, 16, 5, 3)
     assert ss["cell"] == "lstm" and ss["bidirectional"] is True and ss["lr"] == 0.002
     # ... and the page's own share link carries the same values back out.
     shared = dict(at.query_params)
