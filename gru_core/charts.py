@@ -215,7 +215,7 @@ def window_figure(x, y, *, name: str, start: int, lookback: int, horizon: int,
 
 
 # ------------------------------------------------------------------------------------ training
-LOSS_POINTS = 2_000           # the live per-step curve is drawn with at most this many points
+LOSS_POINTS = 500             # the live per-step curve is drawn with at most this many points
 
 
 def ema(values, weight: float = 0.9) -> np.ndarray:

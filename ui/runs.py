@@ -23,6 +23,9 @@ from gru_core.windows import Dataset, make_dataset
 from ui import data_source, state
 
 
+FIRST_POINT_WAIT_S = 0.5
+
+
 @dataclass
 class Job:
     """One training run and everything needed to interpret its model."""
@@ -70,6 +73,11 @@ def start() -> Job:
     st.session_state["job"] = new
     st.session_state["model_source"] = "run"
     run.start()
+    # Give the first optimiser steps a moment (at most FIRST_POINT_WAIT_S), so the page rerun that
+    # follows the Start click already draws a loss point instead of waiting for the next refresh.
+    deadline = time.monotonic() + FIRST_POINT_WAIT_S
+    while time.monotonic() < deadline and run.running and run.snapshot().step == 0:
+        time.sleep(0.02)
     return new
 
 

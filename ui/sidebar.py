@@ -34,8 +34,9 @@ def _run_line() -> str | None:
 
 
 def _run_status() -> None:
-    """The run's state; refreshes itself every 0.5 s while a run is going, on every page."""
-    @st.fragment(run_every=0.5 if runs.is_running() else None)
+    """The run's state; refreshes itself every 2 s while a run is going, on every page (the
+    Train page's own live view refreshes twice a second; each refresh costs the browser work)."""
+    @st.fragment(run_every=2.0 if runs.is_running() else None)
     def run_status() -> None:
         line = _run_line()
         if line:
