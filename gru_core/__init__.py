@@ -9,6 +9,7 @@ notebook needs are importable from here::
 from gru_core.bundle import Bundle, load_bundle, save_bundle
 from gru_core.data import (SampleInfo, Series, Table, handle_missing, list_samples, load_sample,
                            load_table, prepare_series, series_from_array)
+from gru_core.device import device_report, resolve_device
 from gru_core.errors import BundleError, DataError
 from gru_core.evaluate import (Evaluation, detect_season, evaluate, forecast_future, mae, mase,
                                naive_forecast, predict, recursive_forecast, rmse,
@@ -17,7 +18,7 @@ from gru_core.explain import explain_step, unit_summary
 from gru_core.gates import GateTrace, trace_gates, z_keep_to_write, z_write_to_keep
 from gru_core.generators import GENERATORS, Generator, Param, generate
 from gru_core.model import CELLS, Forecaster, ModelConfig
-from gru_core.train import Progress, TrainConfig, TrainingRun, device_report, resolve_device
+from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Windows, make_dataset,
                               min_length)
 

@@ -10,7 +10,7 @@ import torch
 from gru_core.data import series_from_array
 from gru_core.errors import DataError
 from gru_core.model import ModelConfig
-from gru_core.train import (Progress, TrainConfig, TrainingRun, device_report, resolve_device)
+from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.windows import WindowConfig, make_dataset
 
 MODEL = ModelConfig(hidden_size=8, num_layers=1, horizon=4)
@@ -58,21 +58,6 @@ def ds():
 def test_train_config_rejects_bad_values(bad):
     with pytest.raises(DataError):
         TrainConfig(**bad).validate()
-
-
-def test_resolve_device(monkeypatch):
-    assert resolve_device("cpu") == torch.device("cpu")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert resolve_device("auto") == torch.device("cpu")
-    with pytest.raises(DataError, match=r"'cuda' was requested.*found: CPU.*'cpu'"):
-        resolve_device("cuda")
-    with pytest.raises(DataError, match="mps"):
-        resolve_device("mps")
-    with pytest.raises(DataError, match="Unknown device"):
-        resolve_device("gpu")
-    report = device_report()
-    assert report["cuda"] is False and report["mps"] is False and report["auto"] == "cpu"
 
 
 def test_mismatched_model_config(ds):

@@ -21,7 +21,8 @@ from gru_core.data import Table, list_samples, load_sample, load_table, prepare_
 from gru_core.errors import DataError
 from gru_core.generators import GENERATORS, generate
 from gru_core.model import Forecaster, ModelConfig
-from gru_core.train import TrainConfig, TrainingRun, resolve_device
+from gru_core.device import resolve_device
+from gru_core.train import TrainConfig, TrainingRun
 from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
 from ui import state
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core.train import device_report
+from gru_core.device import device_report
 from ui import data_source, runs, state
 
 
