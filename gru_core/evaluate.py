@@ -22,7 +22,6 @@ unless given. :func:`recursive_forecast` is the one-step-rollout alternative to 
 """
 from __future__ import annotations
 
-
 import math
 import warnings
 from dataclasses import dataclass, field
