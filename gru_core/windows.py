@@ -43,6 +43,18 @@ def _check_positive_int(value, name: str, fix: str) -> None:
         raise DataError(f"{name} must be a whole number >= 1, got {value!r}. {fix}")
 
 
+def _finite_2d(values, dtype, shape_fix: str) -> np.ndarray:
+    """``values`` as a non-empty (T, C) array of ``dtype`` (1-D counts as C = 1), all finite."""
+    v = np.asarray(values, dtype=dtype)
+    v = v.reshape(-1, 1) if v.ndim == 1 else v                      # (T, C)
+    if v.ndim != 2 or 0 in v.shape:
+        raise DataError(f"Expected a non-empty (T, C) array, got shape {v.shape}. {shape_fix}")
+    if not np.all(np.isfinite(v)):
+        raise DataError("The series contains NaN or infinite values. Fill or drop missing values "
+                        "first (Data page: missing values).")
+    return v
+
+
 @dataclass
 class WindowConfig:
     """How a series is cut into (input, target) windows."""
@@ -121,13 +133,7 @@ class Scaler:
 
     def fit(self, values) -> "Scaler":
         """Compute center and scale per column from ``values`` (T, C) (a 1-D array counts as C=1)."""
-        v = np.asarray(values, dtype=np.float64)
-        v = v.reshape(-1, 1) if v.ndim == 1 else v                      # (T, C)
-        if v.ndim != 2 or v.shape[0] == 0:
-            raise DataError(f"Scaler.fit needs a non-empty (T, C) array, got shape {v.shape}. "
-                            "Pass the training part of the series.")
-        if not np.all(np.isfinite(v)):
-            raise DataError("Scaler.fit got NaN or infinite values. Fill or drop missing values first.")
+        v = _finite_2d(values, np.float64, "Pass the training part of the series to Scaler.fit.")
         if self.kind == "standard":
             center, scale = v.mean(axis=0), v.std(axis=0)
         elif self.kind == "minmax":
@@ -347,13 +353,8 @@ def make_dataset(series, window: WindowConfig, split: SplitConfig | None = None,
     if fitted and not sc.fitted:
         raise DataError("The scaler passed to make_dataset was never fitted: pass a kind such as "
                         "'standard' instead, or a scaler restored from a model bundle.")
-    values = np.asarray(series.values, dtype=np.float32)
-    values = values.reshape(-1, 1) if values.ndim == 1 else values                   # (T, C)
-    if values.ndim != 2 or values.shape[1] == 0:
-        raise DataError(f"Series values must have shape (T, C), got {values.shape}. "
-                        "Build the series with prepare_series or series_from_array.")
-    if not np.all(np.isfinite(values)):
-        raise DataError("The series contains NaN or infinite values. Fill or drop missing values first.")
+    values = _finite_2d(series.values, np.float32,
+                        "Build the series with prepare_series or series_from_array.")  # (T, C)
     T, C = values.shape
     L, H = window.lookback, window.horizon
 
