@@ -20,8 +20,50 @@ from torch import nn
 
 from gru_core.errors import DataError
 
-CELLS = ("gru", "lstm", "rnn")
-_CELL_CLASSES = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+
+@dataclass(frozen=True)
+class Cell:
+    """One recurrent cell the app can train: the registry entry every page and test reads.
+
+    Attributes
+    ----------
+    key : str
+        Registry key and ``ModelConfig.cell`` value.
+    module : type
+        The ``torch.nn`` class (``batch_first=True``, same constructor arguments for all).
+    label : str
+        Name shown in the UI.
+    gate_names : tuple of str
+        The cell's gates in PyTorch's stacking order of ``weight_ih_l{k}`` (empty for a plain RNN).
+    blocks : int
+        Stacked weight blocks per layer (3 for a GRU: r, z, n; 4 for an LSTM: i, f, g, o; 1 for a
+        plain RNN). One timestep of one layer and direction costs ``blocks * U * (I + U)``
+        multiply-adds (I inputs, U units).
+    description : str
+        One sentence for help texts.
+    """
+
+    key: str
+    module: type
+    label: str
+    gate_names: tuple[str, ...]
+    blocks: int
+    description: str
+
+    def macs_per_step(self, input_size: int, hidden_size: int) -> int:
+        """Multiply-adds of one timestep of one layer and direction (``blocks * U * (I + U)``)."""
+        return self.blocks * hidden_size * (input_size + hidden_size)
+
+
+CELLS: dict[str, Cell] = {
+    "gru": Cell("gru", nn.GRU, "GRU", ("r", "z", "n"), 3,
+                "Gated recurrent unit: a reset gate r and an update gate z decide what to keep."),
+    "lstm": Cell("lstm", nn.LSTM, "LSTM", ("i", "f", "g", "o"), 4,
+                 "Long short-term memory: input, forget and output gates around a cell state c."),
+    "rnn": Cell("rnn", nn.RNN, "Plain RNN", (), 1,
+                "Vanilla tanh RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), no gates."),
+}
+"""The cell registry: key -> :class:`Cell`. Add a cell here (and it appears in every picker)."""
 
 
 @dataclass
@@ -74,6 +116,19 @@ class ModelConfig:
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    def flops_per_window(self, lookback: int) -> float:
+        """Floating-point operations of one forward pass over one window (2 per multiply-add).
+
+        Per timestep, layer and direction the cell does :meth:`Cell.macs_per_step`; layer k > 0
+        reads D*U inputs; the head adds ``D*U*H``.
+        """
+        cell, D, U = CELLS[self.cell], self.num_directions, self.hidden_size
+        macs, width = 0, self.input_size
+        for _ in range(self.num_layers):
+            macs += D * cell.macs_per_step(width, U)
+            width = D * U
+        return 2.0 * (lookback * macs + D * U * self.horizon)
+
 
 class Forecaster(nn.Module):
     """Recurrent encoder plus direct multi-step linear head.
@@ -87,8 +142,7 @@ class Forecaster(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg.validate()
-        cls = _CELL_CLASSES[cfg.cell]
-        self.rnn = cls(
+        self.rnn = CELLS[cfg.cell].module(
             input_size=cfg.input_size,
             hidden_size=cfg.hidden_size,
             num_layers=cfg.num_layers,

@@ -11,7 +11,6 @@ from ui.guard import explain_missing, friendly_errors
 
 log = logging.getLogger("gru_lab")
 ss = st.session_state
-CELL_LABELS = {"gru": "GRU", "lstm": "LSTM", "rnn": "Plain RNN"}
 END_BOX = {"finished": st.success, "early_stopped": st.success, "stopped": st.info,
            "diverged": st.warning, "failed": st.error}
 END_TITLE = {"finished": "Finished", "early_stopped": "Early-stopped", "stopped": "Stopped",
@@ -96,7 +95,7 @@ def model_settings() -> None:
     state.fit_number("dropout", 0.0, 0.9, float)
     ss["bidirectional"] = bool(ss["bidirectional"])
     st.subheader("Model")
-    st.segmented_control("Cell type", list(CELLS), key="cell", required=True, format_func=CELL_LABELS.get,
+    st.segmented_control("Cell type", list(CELLS), key="cell", required=True, format_func=lambda c: CELLS[c].label,
                          width="stretch",
                          help="GRU is the subject of this app; LSTM and a plain (tanh) RNN are here for "
                               "comparison on the same data. The Gates page inspects GRUs only.")

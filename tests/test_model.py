@@ -14,7 +14,7 @@ def test_forward_shape_every_cell(cell, bidirectional):
     model = Forecaster(cfg)
     y = model(torch.randn(4, 17, 3))
     assert y.shape == (4, 5)
-    assert isinstance(model.rnn, {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}[cell])
+    assert isinstance(model.rnn, CELLS[cell].module)
     assert model.rnn.batch_first
 
 
@@ -54,3 +54,22 @@ def test_bad_config_raises_dataerror(kwargs, phrase):
     with pytest.raises(DataError) as err:
         Forecaster(ModelConfig(**kwargs))
     assert phrase in str(err.value)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_registry_blocks_match_the_weight_layout(cell):
+    """A cell's ``blocks`` is the number of stacked weight blocks torch allocates."""
+    model = Forecaster(ModelConfig(input_size=3, hidden_size=5, num_layers=1, horizon=2, cell=cell))
+    assert model.rnn.weight_ih_l0.shape == (CELLS[cell].blocks * 5, 3)
+    assert len(CELLS[cell].gate_names) in (0, CELLS[cell].blocks)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_flops_per_window_counts_every_weight_once_per_step(cell):
+    """2 x (recurrent weights x lookback + head weights): independent of the formula in model.py."""
+    cfg = ModelConfig(input_size=3, hidden_size=7, num_layers=2, horizon=4, cell=cell,
+                      bidirectional=True)
+    model = Forecaster(cfg)
+    rec = sum(p.numel() for n, p in model.rnn.named_parameters() if n.startswith("weight"))
+    head = model.head.weight.numel()
+    assert cfg.flops_per_window(11) == 2.0 * (11 * rec + head)

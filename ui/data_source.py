@@ -178,21 +178,9 @@ def n_params(cfg: ModelConfig) -> int:
 
 
 # ------------------------------------------------------------------ how long will training take
-_GATES = {"gru": 3, "lstm": 4, "rnn": 1}
-
-
 def flops_per_window(cfg: ModelConfig, lookback: int) -> float:
-    """Floating-point operations of one forward pass over one window (2 per multiply-add).
-
-    Per timestep, layer and direction a cell does ``gates * hidden * (input + hidden)``
-    multiply-adds (gates = 3 for GRU, 4 for LSTM, 1 for RNN); the head adds ``D*hidden*H``.
-    """
-    D, Hd = cfg.num_directions, cfg.hidden_size
-    macs, width = 0, cfg.input_size
-    for _ in range(cfg.num_layers):
-        macs += D * _GATES[cfg.cell] * Hd * (width + Hd)
-        width = D * Hd
-    return 2.0 * (lookback * macs + D * Hd * cfg.horizon)
+    """See :meth:`gru_core.model.ModelConfig.flops_per_window` (the cell registry's cost)."""
+    return cfg.flops_per_window(lookback)
 
 
 def _time_run(cfg: ModelConfig, lookback: int, batch: int, steps: int, device: str) -> float:
