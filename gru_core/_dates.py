@@ -306,7 +306,7 @@ def _gap_tolerant_freq(index: pd.DatetimeIndex, step: pd.Timedelta):
     frequency from the first to the last date holds every date (dropped rows are fine, shifted
     ones are not).
     """
-    cuts = np.flatnonzero(np.diff(index.asi8) > 1.5 * step.value) + 1
+    cuts = np.flatnonzero((index[1:] - index[:-1]) > 1.5 * step) + 1
     stretches = np.split(np.arange(len(index)), cuts)
     longest = max(stretches, key=len)
     if len(longest) < 3:
@@ -340,7 +340,7 @@ def future_dates(index: pd.DatetimeIndex, steps: int) -> tuple[pd.DatetimeIndex 
     freq = _infer_freq(index)
     if freq is not None:
         return pd.date_range(index[-1], periods=steps + 1, freq=freq, name=name)[1:], None
-    step = pd.Timedelta(int(np.median(np.diff(index.asi8))), "ns")   # median step, > 0 (increasing)
+    step = (index[1:] - index[:-1]).median()                       # median step, > 0 (increasing)
     freq = _gap_tolerant_freq(index, step)
     if freq is not None:
         label = freq if isinstance(freq, str) else freq.freqstr
