@@ -10,6 +10,9 @@ Three shapes are recognised, tried in this order by :func:`find_dates`:
 
 All parsing is vectorised with pandas; nothing here raises on bad cells: a column that does not parse
 completely is simply not a date column.
+
+:func:`future_dates` continues a date axis past its end (for forecasts), also where pandas names no
+frequency because rows are missing.
 """
 from __future__ import annotations
 
