@@ -111,7 +111,7 @@ def steps_where_model_wins(ev, metric: str = "MAE") -> np.ndarray:
 
 
 def _ranges(steps) -> str:
-    """[1, 2, 3, 5, 7, 8] -> "1–3, 5 and 7–8"."""
+    """[1, 2, 3, 5, 7, 8] -> "steps 1–3, 5 and 7–8"; [4] -> "step 4"."""
     parts, steps = [], list(steps)
     i = 0
     while i < len(steps):
@@ -120,13 +120,14 @@ def _ranges(steps) -> str:
             j += 1
         parts.append(str(steps[i]) if i == j else f"{steps[i]}–{steps[j]}")
         i = j + 1
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    word = "step" if len(steps) == 1 else "steps"
+    return f"{word} {parts[0]}" if len(parts) == 1 else f"{word} " + ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def steps_sentence(ev, metric: str = "MAE") -> str | None:
     """Where the per-step picture differs from the overall one, say so, e.g. "better than the best
-    baseline at steps 1–3, worse at 4–6"; None when the model wins at every step, or loses at
-    every step and overall."""
+    baseline at steps 1–3, worse or level at steps 4–6"; None when the model wins at every step,
+    or loses at every step and overall."""
     wins = steps_where_model_wins(ev, metric)
     H = wins.shape[0]
     if wins.all() or H < 2:
@@ -137,10 +138,10 @@ def steps_sentence(ev, metric: str = "MAE") -> str | None:
     if not wins.any():
         if not overall:
             return None
-        return (f"Step by step, the {ev.metrics.index[0]} is worse than the best baseline at that "
-                f"step at every horizon step on {metric}: it wins overall only because no single "
-                "baseline is best at all steps.")
+        return (f"Step by step ({metric}, each step against its own best baseline), the "
+                f"{ev.metrics.index[0]} is worse or level at every step: it wins overall only "
+                "because no single baseline is best at all steps.")
     steps = np.arange(1, H + 1)
-    return (f"Step by step on {metric}, the {ev.metrics.index[0]} is better than the best baseline "
-            f"at that step at steps {_ranges(steps[wins])}, worse (or level) at "
+    return (f"Step by step ({metric}, each step against its own best baseline), the "
+            f"{ev.metrics.index[0]} is better at {_ranges(steps[wins])} and worse or level at "
             f"{_ranges(steps[~wins])}.")

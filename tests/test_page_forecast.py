@@ -107,7 +107,9 @@ def test_trained_model_scores_and_verdict_match_a_hand_computation(job):
     # step 1 caption: every forecaster's MAE at that step, by hand
     step1 = next(c.value for c in at.caption if c.value.startswith("Step 1, MAE"))
     for row, e in errors.items():
-        assert f"{row} {e[:, 0].mean():.4g}" in step1
+        assert f"{row} {e[:, 0].mean():.3f}" in step1
+    best_metric = next(m for m in at.metric if m.label.startswith("Best baseline MAE"))
+    assert best_metric.value == f"{errors[best].mean():.3f}"
     labels = [d.proto.label for d in at.get("download_button")]
     assert any("Predictions" in lab for lab in labels) and any("bundle" in lab for lab in labels)
 
@@ -141,7 +143,7 @@ def test_validation_split_metric_choice_and_sliders(job):
     at.slider(key="fc_step").set_value(12)
     at.run()
     step12 = next(c.value for c in at.caption if c.value.startswith("Step 12, MAE"))
-    assert f"GRU {by_hand(job, 'val')['GRU'][:, 11].mean():.4g}" in step12
+    assert f"GRU {by_hand(job, 'val')['GRU'][:, 11].mean():.3f}" in step12
     at.slider(key="fc_window").set_value(3)
     at.run()
     assert_no_failures(at)

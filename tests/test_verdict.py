@@ -5,7 +5,8 @@ import pytest
 
 from gru_core.evaluate import Evaluation
 from gru_core.metrics import METRICS
-from gru_core.verdict import best_baseline, step_scores, steps_sentence, steps_where_model_wins, verdict
+from gru_core.verdict import (_ranges, best_baseline, step_scores, steps_sentence,
+                              steps_where_model_wins, verdict)
 
 COLS = list(METRICS)
 
@@ -76,8 +77,9 @@ def test_steps_where_model_wins_against_the_best_baseline_per_step():
     scores = step_scores(ev, "MAE")
     np.testing.assert_allclose(scores["GRU"], np.abs(y - model).mean(axis=0))
     assert list(scores.index) == [1, 2, 3, 4, 5, 6]
-    assert steps_sentence(ev, "MAE") == ("Step by step on MAE, the GRU is better than the best "
-                                         "baseline at that step at steps 1–3, worse (or level) at 4–6.")
+    assert steps_sentence(ev, "MAE") == ("Step by step (MAE, each step against its own best "
+                                         "baseline), the GRU is better at steps 1–3 and worse or "
+                                         "level at steps 4–6.")
     ev_all = _evaluation(y, y + 0.1, naive, seasonal)
     assert steps_where_model_wins(ev_all, "MAE").all() and steps_sentence(ev_all, "MAE") is None
     ev_none = _evaluation(y, y + 5.0, naive, seasonal)
@@ -94,3 +96,9 @@ def test_step_scores_for_every_metric_match_the_registry_per_column(name):
         for row, f in ev.forecasts().items():
             assert scores.loc[j + 1, row] == pytest.approx(
                 METRICS[name].fn(y[:, j], f[:, j], ev.insample, ev.mase_season))
+
+
+def test_step_ranges_read_as_words():
+    assert _ranges([2]) == "step 2"
+    assert _ranges([1, 3, 4, 5, 12]) == "steps 1, 3–5 and 12"
+    assert _ranges([1, 2]) == "steps 1–2"

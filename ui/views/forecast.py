@@ -16,11 +16,16 @@ from gru_core.errors import DataError
 from gru_core.evaluate import (evaluate, forecast_future, mae, predictions_table,
                                recursive_forecast)
 from gru_core.metrics import METRICS
-from gru_core.verdict import SPLIT_NAMES, steps_sentence, verdict
+from gru_core.verdict import SPLIT_NAMES, best_baseline, steps_sentence, verdict
 from ui import runs
 from ui.widgets import int_slider
 
 UPLOAD_KEY = "fc_bundle_upload"
+
+
+def _mae(y, p) -> str:
+    """MAE of ``p`` against ``y`` in the registry's format (same decimals as the table)."""
+    return METRICS["MAE"].fmt % mae(y, p)
 
 
 # ------------------------------------------------------------------------------ inputs and guard
@@ -101,7 +106,7 @@ def scores(ev, split: str, metric: str, units: str) -> None:
 
 
 def _step_caption(ev, j: int, units: str) -> str:
-    parts = [f"{row} {mae(ev.y_true[:, j], f[:, j]):.4g}" for row, f in ev.forecasts().items()]
+    parts = [f"{row} {_mae(ev.y_true[:, j], f[:, j])}" for row, f in ev.forecasts().items()]
     return f"Step {j + 1}, MAE ({units}): " + ", ".join(parts) + "."
 
 
@@ -142,10 +147,12 @@ def window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec) -> 
         units=units, model_name=name,
         title=f"Window {i + 1} of {N}: reads {L} steps up to {origin}, forecasts the next {H}")
     st.plotly_chart(fig, key="fc_window_chart")
-    st.caption(f"Shaded: the {H} steps forecast from {origin}. Window MAE: {name} direct "
-               f"{mae(ev.y_true[i], ev.y_pred[i]):.4g}"
-               + (f", recursive {mae(ev.y_true[i], rec[i]):.4g}" if rec is not None else "")
-               + f", naive {mae(ev.y_true[i], ev.naive[i]):.4g} {units}.")
+    st.caption(f"Shaded: the {H} steps forecast from {origin}. Window MAE ({units}): {name} direct "
+               f"{_mae(ev.y_true[i], ev.y_pred[i])}"
+               + (f", recursive {_mae(ev.y_true[i], rec[i])}" if rec is not None else "")
+               + f", naive {_mae(ev.y_true[i], ev.naive[i])}"
+               + (f", seasonal naive {_mae(ev.y_true[i], ev.seasonal[i])}"
+                  if ev.seasonal is not None else "") + ".")
 
 
 def direct_vs_recursive(ev, rec, rec_error: str | None, units: str, name: str) -> None:
@@ -162,10 +169,12 @@ def direct_vs_recursive(ev, rec, rec_error: str | None, units: str, name: str) -
               "naive": per_step(ev.naive)}
     if ev.seasonal is not None:
         curves[f"seasonal naive (m={ev.season})"] = per_step(ev.seasonal)
+    best, best_mae = best_baseline(ev.metrics, "MAE")
     c1, c2, c3 = st.columns(3)
-    c1.metric(f"Direct MAE ({units})", f"{mae(ev.y_true, ev.y_pred):.4g}")
-    c2.metric(f"Recursive MAE ({units})", f"{mae(ev.y_true, rec):.4g}")
-    c3.metric(f"Naive MAE ({units})", f"{mae(ev.y_true, ev.naive):.4g}")
+    c1.metric(f"Direct MAE ({units})", _mae(ev.y_true, ev.y_pred))
+    c2.metric(f"Recursive MAE ({units})", _mae(ev.y_true, rec))
+    c3.metric(f"Best baseline MAE ({units})", METRICS["MAE"].fmt % best_mae,
+              help=f"{best}, the baseline with the lowest MAE on these windows.")
     st.plotly_chart(charts.mae_by_step_figure(curves, units=units), key="fc_rec_chart")
 
 
