@@ -12,14 +12,16 @@ from gru_core.data import (SampleInfo, Series, Table, handle_missing, list_sampl
 from gru_core.device import device_report, resolve_device
 from gru_core.errors import BundleError, DataError
 from gru_core.evaluate import (Evaluation, detect_season, evaluate, forecast_future, mae, mase,
-                               naive_forecast, predict, recursive_forecast, rmse,
+                               naive_forecast, predict, predictions_table, recursive_forecast, rmse,
                                seasonal_naive_forecast, smape)
 from gru_core.explain import explain_step, unit_summary
 from gru_core.gates import GateTrace, trace_gates, z_keep_to_write, z_write_to_keep
 from gru_core.generators import GENERATORS, Generator, Param, generate
+from gru_core.metrics import METRICS, Metric
 from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
 from gru_core.train import Progress, TrainConfig, TrainingRun
+from gru_core.verdict import best_baseline, steps_where_model_wins, verdict
 from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Windows, make_dataset,
                               min_length)
 
@@ -29,7 +31,8 @@ __all__ = [
     "prepare_series", "series_from_array",
     "BundleError", "DataError",
     "Evaluation", "detect_season", "evaluate", "forecast_future", "mae", "mase", "naive_forecast",
-    "predict", "recursive_forecast", "rmse", "seasonal_naive_forecast", "smape",
+    "predict", "predictions_table", "recursive_forecast", "rmse", "seasonal_naive_forecast", "smape",
+    "METRICS", "Metric", "best_baseline", "steps_where_model_wins", "verdict",
     "explain_step", "unit_summary",
     "GateTrace", "trace_gates", "z_keep_to_write", "z_write_to_keep",
     "GENERATORS", "Generator", "Param", "generate",
