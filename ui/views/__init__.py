@@ -1,0 +1,1 @@
+"""One view module per page: the Streamlit drawing a page delegates to (``ui/views/<page>.py``)."""
