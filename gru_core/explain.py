@@ -107,35 +107,14 @@ class StepExplanation:
     trace_n: float
     trace_h: float
 
-    @property
-    def ir(self) -> float:
-        """``W_ir x_t + b_ir`` for this unit."""
-        return self.wx_r + self.b_ir
-
-    @property
-    def hr(self) -> float:
-        """``W_hr h_{t-1} + b_hr`` for this unit."""
-        return self.wh_r + self.b_hr
-
-    @property
-    def iz(self) -> float:
-        """``W_iz x_t + b_iz`` for this unit."""
-        return self.wx_z + self.b_iz
-
-    @property
-    def hz(self) -> float:
-        """``W_hz h_{t-1} + b_hz`` for this unit."""
-        return self.wh_z + self.b_hz
-
-    @property
-    def in_(self) -> float:
-        """``W_in x_t + b_in`` for this unit."""
-        return self.wx_n + self.b_in
-
-    @property
-    def hn(self) -> float:
-        """``W_hn h_{t-1} + b_hn`` for this unit (the part the reset gate multiplies)."""
-        return self.wh_n + self.b_hn
+    # the two brackets of each gate: ``W_i[j] . x_t + b_i[j]`` and ``W_h[j] . h_{t-1} + b_h[j]``
+    ir = property(lambda self: self.wx_r + self.b_ir, doc="``W_ir x_t + b_ir`` for this unit.")
+    hr = property(lambda self: self.wh_r + self.b_hr, doc="``W_hr h_{t-1} + b_hr`` for this unit.")
+    iz = property(lambda self: self.wx_z + self.b_iz, doc="``W_iz x_t + b_iz`` for this unit.")
+    hz = property(lambda self: self.wh_z + self.b_hz, doc="``W_hz h_{t-1} + b_hz`` for this unit.")
+    in_ = property(lambda self: self.wx_n + self.b_in, doc="``W_in x_t + b_in`` for this unit.")
+    hn = property(lambda self: self.wh_n + self.b_hn,
+                  doc="``W_hn h_{t-1} + b_hn`` for this unit (the part the reset gate multiplies).")
 
     @property
     def z_write(self) -> float:
@@ -350,18 +329,18 @@ def measured_memory(z, reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
         z = z[::-1]
     # S[m] = log(z_0 ... z_{m-1}); the share carried from t to t+k is exp(S[t+k+1] - S[t+1]). Each
     # log z <= 0, so S never increases (also in floating point) and one binary search per start
-    # finds the first m with S[m] < S[t+1] - 1.
-    log_z = np.log(np.clip(z, 1e-300, 1.0))                             # (T, U)
-    S = np.concatenate([np.zeros((1, U)), np.cumsum(log_z, axis=0)])    # (T+1, U)
+    # finds the first m with S[m] < S[t+1] - 1, i.e. -S[m] > -S[t+1] + 1.
+    log_z = np.log(np.clip(np.ascontiguousarray(z.T), 1e-300, 1.0))    # (U, T), rows contiguous
+    neg_S = np.zeros((U, T + 1))                                        # (U, T+1) -S, non-decreasing
+    np.cumsum(-log_z, axis=1, out=neg_S[:, 1:])
     t = np.arange(T - 1)                                                # (T-1,) start steps
-    k = np.empty((T - 1, U))                                            # steps until < 1/e
-    dropped = np.empty((T - 1, U), dtype=bool)                          # False: censored
+    k = np.empty((U, T - 1))                                            # steps until < 1/e
+    dropped = np.empty((U, T - 1), dtype=bool)                          # False: censored
     for u in range(U):
-        neg = -S[:, u]                                                  # (T+1,) non-decreasing
-        m = np.searchsorted(neg, neg[t + 1] + 1.0, side="right")        # (T-1,) first drop, or T+1
-        dropped[:, u] = m <= T
-        k[:, u] = np.where(dropped[:, u], m - t - 1, T - 1 - t)
-    return k.mean(axis=0), 1.0 - dropped.mean(axis=0)
+        m = np.searchsorted(neg_S[u], neg_S[u, 1:T] + 1.0, side="right")  # (T-1,) first drop or T+1
+        dropped[u] = m <= T
+        k[u] = np.where(dropped[u], m - t - 1, T - 1 - t)
+    return k.mean(axis=1), 1.0 - dropped.mean(axis=1)
 
 
 def unit_summary(r, z, saturation: tuple[float, float] = SATURATION,

@@ -210,10 +210,10 @@ def test_non_gru_model_shows_a_gru_of_that_models_size(cell, label):
     job = _job(cell, epochs=1, hidden=5, layers=1, window=(16, 6))
     at = open_page(PAGE, job)
     assert_no_failures(at)
+    assert _heatmap(at, "z (PyTorch)").shape == (5, 16)             # 5 units x 16 input steps
     assert at.warning and label in at.warning[0].value and "GRU" in at.warning[0].value
     assert "1 layer(s) × 5 units" in at.warning[0].value and "horizon 6" in at.warning[0].value
     assert any("untrained (random weights)" in c.value and "5 units" in c.value for c in at.caption)
-    assert _heatmap(at, "z (PyTorch)").shape == (5, 16)             # 5 units x 16 input steps
     shown = at.session_state["_gates_untrained"][1]
     assert shown.model_cfg.hidden_size == job.model_cfg.hidden_size == 5
     assert shown.model.rnn.hidden_size == 5 and shown.model_cfg.cell == "gru"
