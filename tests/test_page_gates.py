@@ -263,3 +263,28 @@ def test_long_span_with_128_units_is_quick_and_starts_with_two_heatmaps():
     at.run()
     names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
     assert names == ["r", "1 − z (tutorial z)", "n", "h"]
+
+
+def test_running_gru_shows_the_weights_it_started_from():
+    """While a GRU trains, the page says it shows "the same GRU with the random weights it started
+    from" -- and it does: equal to a fresh TrainingRun's initial weights (same configs and seed)."""
+    series = prepare_series(load_sample("airline_passengers"), "passengers")
+    ds = make_dataset(series, WindowConfig(16, 6), SplitConfig(0.7, 0.15, 0.15))
+    mc = ModelConfig(input_size=1, hidden_size=7, num_layers=1, horizon=6, cell="gru")
+    tc = TrainConfig(epochs=100_000, batch_size=32, lr=0.01, device="cpu", patience=0, seed=3)
+    run = TrainingRun(ds, mc, tc)
+    run.start()
+    run.pause()
+    try:
+        at = open_page(PAGE, Job(run=run, dataset=ds, model_cfg=mc, train_cfg=tc, source="test"))
+        assert_no_failures(at)
+        assert "training right now" in at.info[0].value and "started from" in at.info[0].value
+        shown = at.session_state["_gates_untrained"][1]
+        fresh = TrainingRun(ds, mc, tc).model.state_dict()     # built, never trained
+        got = shown.model.state_dict()
+        assert got.keys() == fresh.keys()
+        assert all(torch.equal(got[k], fresh[k]) for k in fresh)
+        assert _heatmap(at, "z (PyTorch)").shape == (7, 16)
+    finally:
+        run.stop()
+        run.join(30)
