@@ -275,7 +275,9 @@ def _summary_table(summary, order, torch_z: bool, z_name: str, T: int) -> None:
         **{c: 100 * summary[c] for c in ("z_saturated", "z_keeps", "z_writes", "memory_censored",
                                          "r_saturated")}).iloc[order]
     pct = lambda label, hlp: st.column_config.NumberColumn(label, format="%.1f %%", help=hlp)  # noqa: E731
-    st.dataframe(table, hide_index=True, column_config={
+    st.dataframe(table, hide_index=True, column_order=[
+        "unit", "memory", "memory_censored", "tau_const", "mean_z", "z_saturated", "z_keeps",
+        "z_writes", "mean_r", "r_saturated"], column_config={
         "unit": st.column_config.NumberColumn("unit", format="%d"),
         "mean_z": st.column_config.NumberColumn(f"mean {z_name}", format="%.3f"),
         "z_saturated": pct(f"{z_name} saturated", f"share of steps with z below {low} or above {high}"),
@@ -284,22 +286,24 @@ def _summary_table(summary, order, torch_z: bool, z_name: str, T: int) -> None:
         "memory": st.column_config.NumberColumn(
             "memory (steps, measured)", format="%.1f",
             help="Mean over start steps t of the first k with z_{t+1}·…·z_{t+k} < 1/e (PyTorch's z)"),
-        "memory_censored": pct("memory reached span end", "share of start steps whose memory "
+        "memory_censored": pct("censored (span ended first)", "share of start steps whose memory "
                                "ran to the end of the span: memory is then a lower bound"),
         "tau_const": st.column_config.NumberColumn(
-            "1/(1 − mean z): approximation for constant z", format="%.1f",
-            help="Right only when z stays constant; misleads for units whose z varies"),
+            "approximation for constant z", format="%.1f",
+            help="1 / (1 − mean z) steps (PyTorch's z): right only when z stays constant; "
+                 "misleads for units whose z varies"),
         "mean_r": st.column_config.NumberColumn("mean r", format="%.3f"),
         "r_saturated": pct("r saturated", f"share of steps with r below {low} or above {high}"),
     })
     st.caption(
         "Click a column header to sort. **Memory** is measured on this trace: with PyTorch's z the "
-        "old state is multiplied by z at every step, so the share of h_t still in the state k steps "
-        "later is z_{t+1}·…·z_{t+k}; memory is the mean, over every start step t, of the first k at "
-        f"which that share drops below 1/e (≈ 37 %). Over these {T} steps a start near the end has "
-        "few steps left: if the share never dropped it counts the steps left (censored; the share "
-        "is in the next column, and memory is then a lower bound). 1/(1 − mean z) is the same "
-        "quantity only for a constant z. Saturated = "
+        "old state is multiplied by z at every step, so the share of $h_t$ still in the state k "
+        r"steps later is $z_{t+1} \cdots z_{t+k}$; memory is the mean, over every start step t, of "
+        f"the first k at which that share drops below 1/e (≈ 37 %). Over these {T} steps a start "
+        "near the end has few steps left: if the share never dropped, it counts the steps left "
+        "(censored; that share of starts is in the next column, and memory is then a lower "
+        r"bound). The approximation for constant z is $1/(1 - \bar z)$ steps: right only when z "
+        "does not vary. Saturated = "
         f"below {low} or above {high}: the gate is fully shut or open there.")
 
 
