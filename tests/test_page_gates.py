@@ -224,11 +224,9 @@ def test_non_gru_model_shows_a_gru_of_that_models_size(cell, label):
 
 
 @pytest.mark.slow
-def test_long_span_with_128_units_is_quick_and_starts_with_two_heatmaps():
-    """2,100 traced steps x 128 units x 2 layers: the server side of the redraw stays well under
-    the 3 s budget (the browser's share is measured separately), r and z show first."""
-    import time
-
+def test_long_span_with_128_units_starts_with_two_heatmaps_and_never_retraces():
+    """2,100 traced steps x 128 units x 2 layers: r and z show first, and a display toggle redraws
+    from the cached trace (no second trace). Timings are bench/bench_app.py's job, not a test's."""
     import torch
 
     from gru_core.data import series_from_array
@@ -247,18 +245,16 @@ def test_long_span_with_128_units_is_quick_and_starts_with_two_heatmaps():
     at.switch_page(PAGE)
     at.run()
     at.segmented_control(key="gates_span_mode").set_value("test")
-    t0 = time.perf_counter()
     at.run()
-    first = time.perf_counter() - t0
     assert_no_failures(at)
     names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
     assert names == ["r", "z (PyTorch)"]
     assert _heatmap(at, "r").shape == (128, 2100) and _heatmap(at, "r").dtype == np.float32
+    traces = dict(at.session_state["_model_cache"]["trace"])
     at.segmented_control(key="gates_convention").set_value("tutorial")
-    t0 = time.perf_counter()
     at.run()
-    toggle = time.perf_counter() - t0
-    assert first < 3.0 and toggle < 3.0, (first, toggle)
+    after = at.session_state["_model_cache"]["trace"]
+    assert list(after) == list(traces) and all(after[k] is traces[k] for k in traces)
     at.segmented_control(key="gates_heat_set_big").set_value("all")
     at.run()
     names = [tr["name"] for f in _figures(at) for tr in f["data"] if tr["type"] == "heatmap"]
