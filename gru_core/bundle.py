@@ -53,9 +53,9 @@ from gru_core.windows import Scaler, WindowConfig
 FORMAT = "gru-lab-bundle/1"
 _FORMAT_FAMILY = "gru-lab-bundle/"
 _KEYS = {"format", "config", "state_dict", "sha256"}
-MAX_CONFIG_NODES = 100_000          # values in the config (an input_size-10,000 scaler needs ~30k)
+MAX_CONFIG_NODES = 20_000           # values in the config (a 500-column table needs ~1,600)
 MAX_CONFIG_DEPTH = 8                # nesting levels (GRU Lab writes 4)
-MAX_CONFIG_CHARS = 1_000_000        # characters of text in the config
+MAX_CONFIG_CHARS = 100_000          # characters of text in the config
 MAX_ABS_WEIGHT = 1e6                # |weight| beyond this is refused (trained weights stay O(10))
 
 
@@ -152,7 +152,7 @@ def _check_plain(config: dict) -> None:
     MAX_CONFIG_NODES values, MAX_CONFIG_CHARS characters of text or MAX_CONFIG_DEPTH levels.
     """
     not_plain = f"The bundle's settings are not plain data: it was edited or damaged. {_HOW}"
-    seen: set[int] = set()
+    seen: set[int] = {id(config)}                  # containers, marked when first reached
     stack = [(config, 1)]
     nodes = chars = 0
     while stack:
@@ -164,17 +164,18 @@ def _check_plain(config: dict) -> None:
                               f"{_HOW}")
         kind = type(value)
         if kind in (dict, list):
-            if id(value) in seen:
-                raise BundleError(f"The bundle's settings hold shared references (one list or dict "
-                                  f"used in several places), which GRU Lab never writes: it was "
-                                  f"edited. {_HOW}")
-            seen.add(id(value))
             items = value.items() if kind is dict else enumerate(value)
             for key, item in items:
                 if kind is dict:
                     if type(key) is not str:
                         raise BundleError(not_plain)
                     chars += len(key)
+                if type(item) in (dict, list):
+                    if id(item) in seen:
+                        raise BundleError(f"The bundle's settings hold shared references (one list "
+                                          f"or dict used in several places), which GRU Lab never "
+                                          f"writes: it was edited. {_HOW}")
+                    seen.add(id(item))
                 stack.append((item, depth + 1))
         elif kind is str:
             chars += len(value)
