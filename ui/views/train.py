@@ -30,6 +30,22 @@ def fmt_s(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def fmt_rough_s(seconds: float) -> str:
+    """A rough duration that fits a metric: 12 s, 7 min, 1.6 h."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def fmt_count(n: int) -> str:
+    """A count that fits a metric: 9,857 exactly; 10.4 k, 3.16 M above 10,000."""
+    if n < 10_000:
+        return f"{n:,}"
+    return f"{n / 1e3:.1f} k" if n < 1_000_000 else f"{n / 1e6:.2f} M"
+
+
 def seed_note() -> None:
     """Under the seed: what a shared link reproduces, and the training thread count it needs."""
     st.caption(state.REPRODUCIBILITY.format(threads=data_source.TRAIN_THREADS))
@@ -61,16 +77,17 @@ def cost_line(ds) -> None:
     with st.spinner("Timing a few training steps on this machine (once per session) ..."):
         seconds, device = data_source.estimate_seconds(ds, cfg, tc)
     steps = -(-len(ds.train) // tc.batch_size)
-    m = st.columns(4)
-    m[0].metric("Parameters", f"{n:,}", help="Trainable weights and biases of the model these settings build.")
+    m = st.columns(3)
+    m[0].metric("Parameters", fmt_count(n),
+                help=f"{n:,} trainable weights and biases in the model these settings build.")
     m[1].metric("Steps per epoch", f"{steps:,}",
                 help=f"{len(ds.train):,} training windows / batch size {tc.batch_size}.")
-    m[2].metric("Estimated time", f"≈ {fmt_s(seconds)}",
-                help=f"All {tc.epochs} epochs on {device.upper()}. Three tiny training runs, timed once per "
+    m[2].metric(f"Estimated time ({device.upper()})", f"≈ {fmt_rough_s(seconds)}",
+                help=f"About {fmt_s(seconds)} for all {tc.epochs} epochs on {device.upper()} "
+                     f"({sidebar.device_summary()}). Three tiny training runs, timed once per "
                      "session, give the cost of a step; it is scaled to these settings by the number of "
                      "recurrent steps and floating-point operations. A rough guide (often within a factor "
                      "of 2; a busy machine is slower); early stopping can end sooner.")
-    m[3].metric("Device", device.upper(), help=sidebar.device_summary())
     if seconds > SLOW_S:
         st.warning(f"These settings will take about **{fmt_s(seconds)}** on {device.upper()} "
                    f"({tc.epochs} epochs × {len(ds.train):,} windows, {n:,} parameters). For a quicker "
