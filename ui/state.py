@@ -160,7 +160,7 @@ class Setting:
     format = show                    # the URL form of a value
 
 
-_SOURCES = {"sample": "Sample", "generator": "Generator", "upload": "Upload CSV"}
+_SOURCES = {"sample": "Sample", "generator": "Generator", "upload": "Upload"}      # short: fits at 1280 px
 _MISSING_LABELS = {"interpolate": "Interpolate linearly", "ffill": "Repeat the last value",
                    "drop": "Drop incomplete rows"}
 _SCALER_LABELS = {"standard": "Standard", "minmax": "Min-max", "none": "None"}
