@@ -4,10 +4,14 @@ A :class:`Job` wraps a ``gru_core.train.TrainingRun`` (which trains in its own t
 touches Streamlit) together with the dataset and configs it was started with, so the Forecast and
 Gates pages use exactly the data, scaler and weights of that run even if the user has changed
 settings since. A model restored from an uploaded bundle takes the same shape.
+
+The Train page's buttons call :func:`on_start`, :func:`on_pause`, :func:`on_resume` and
+:func:`on_stop` (their ``on_click``): they only start the run or set its events, never draw.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -23,6 +27,7 @@ from gru_core.windows import Dataset, make_dataset
 from ui import data_source, state
 
 
+log = logging.getLogger("gru_lab")
 FIRST_POINT_WAIT_S = 0.5
 
 
@@ -79,6 +84,47 @@ def start() -> Job:
     while time.monotonic() < deadline and run.running and run.snapshot().step == 0:
         time.sleep(0.02)
     return new
+
+
+def paused() -> bool:
+    """A run is going and paused (or a pause was just asked for and not yet reached)."""
+    j = job()
+    return bool(j and j.run.running and (st.session_state.get("pause_requested")
+                                         or j.run.snapshot().state == "paused"))
+
+
+# ------------------------------------------------------------- the Train page's button callbacks
+def on_start() -> None:
+    """Start a run from the current settings; a failure becomes ``start_error`` (a message)."""
+    ss = st.session_state
+    ss["start_error"] = None
+    ss["pause_requested"] = False
+    try:
+        start()
+    except DataError as exc:
+        ss["start_error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 -- shown as a message, never a traceback
+        log.exception("Could not start training")
+        ss["start_error"] = (f"Training could not start: {type(exc).__name__}: {exc}. "
+                             "Try smaller settings or the CPU device.")
+
+
+def on_pause() -> None:
+    if (j := job()) is not None:
+        j.run.pause()
+        st.session_state["pause_requested"] = True
+
+
+def on_resume() -> None:
+    if (j := job()) is not None:
+        j.run.resume()
+        st.session_state["pause_requested"] = False
+
+
+def on_stop() -> None:
+    if (j := job()) is not None:
+        j.run.stop()
+        st.session_state["pause_requested"] = False
 
 
 def trained() -> Trained | None:
