@@ -228,9 +228,6 @@ def model_cache(t: Trained, name: str, fn: Callable[[], Any], keep: int = 12,
 
 
 # ------------------------------------------------------------------- reading a model's results
-SPLIT_NAMES = {"test": "test", "val": "validation", "train": "training"}
-
-
 def positions_to_axis(ds: Dataset, positions):
     """Series positions -> the values to put on a time axis: dates if the data has them."""
     import numpy as np
@@ -258,55 +255,6 @@ def has_dates(ds: Dataset) -> bool:
     import pandas as pd
 
     return isinstance(getattr(ds.series, "index", None), pd.DatetimeIndex)
-
-
-def predictions_table(ev, ds: Dataset):
-    """One row per (window, horizon step): where it starts, what it forecasts, actual and naive.
-
-    Columns: ``window_start_position`` (+ ``window_start_date``), ``horizon_step`` (1..H),
-    ``target_position`` (+ ``target_date``), ``actual``, ``predicted``, ``naive`` and, when the
-    evaluation has one, ``seasonal_naive`` -- all values in the data's units.
-    """
-    import numpy as np
-    import pandas as pd
-
-    N, H = ev.y_true.shape
-    cols: dict = {"window_start_position": np.repeat(ev.starts, H)}
-    if has_dates(ds):
-        cols["window_start_date"] = positions_to_axis(ds, cols["window_start_position"])
-    cols["horizon_step"] = np.tile(np.arange(1, H + 1), N)
-    cols["target_position"] = ev.target_index.reshape(-1)
-    if has_dates(ds):
-        cols["target_date"] = positions_to_axis(ds, cols["target_position"])
-    cols["actual"] = ev.y_true.reshape(-1)
-    cols["predicted"] = ev.y_pred.reshape(-1)
-    cols["naive"] = ev.naive.reshape(-1)
-    if ev.seasonal is not None:
-        cols["seasonal_naive"] = ev.seasonal.reshape(-1)
-    return pd.DataFrame(cols)
-
-
-def verdict(metrics, split: str, units: str) -> str:
-    """One sentence: does the model beat the naive (last value) forecast on MAE, and by how much."""
-    from gru_core.evaluate import NAIVE_LABEL
-
-    model_row = metrics.index[0]
-    m_mae = float(metrics.loc[model_row, "MAE"])
-    n_mae = float(metrics.loc[NAIVE_LABEL, "MAE"])
-    where = f"On the {SPLIT_NAMES.get(split, split)} windows"
-    unit = f" {units}" if units else ""
-    if n_mae <= 0:
-        return (f"{where} the naive forecast is perfect (MAE 0), so no model can beat it; the "
-                f"{model_row}'s MAE is {m_mae:.4g}{unit}.")
-    change = (m_mae - n_mae) / n_mae * 100
-    if change < -0.5:
-        how = f"**beats the naive baseline**: its MAE is {abs(change):.0f}% lower"
-    elif change > 0.5:
-        how = f"**does not beat the naive baseline**: its MAE is {change:.0f}% higher"
-    else:
-        how = "is **level with the naive baseline** (MAE within 0.5%)"
-    return (f"{where} the {model_row} {how} ({m_mae:.4g} vs {n_mae:.4g}{unit}, the average "
-            f"absolute error over all forecast steps).")
 
 
 # ------------------------------------------------------------------ an untrained GRU, for teaching
