@@ -1,6 +1,14 @@
 """Shared pytest fixtures: the bundled sample data (sample_data/), loaded once per test session,
-and the AppTest set-up every page test needs."""
-import pytest
+and the AppTest set-up every page test needs.
+
+The training thread count is process-wide and fixed by the first run (gru_core.train.train_threads);
+the suite pins it to 1 so that no test's numbers depend on which test happened to train first.
+"""
+import os
+
+os.environ.setdefault("GRU_LAB_TRAIN_THREADS", "1")
+
+import pytest  # noqa: E402
 
 from gru_core.data import list_samples, load_sample, prepare_series
 from ui.legacy_pages import keep_navigation_mode

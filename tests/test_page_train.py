@@ -9,8 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import torch.nn as nn
 from streamlit.testing.v1 import AppTest
+
+from apptest_helpers import plotly_array, plotly_figures
 
 from gru_core.model import CELLS
 from ui.data_source import TRAIN_THREADS
@@ -89,8 +92,16 @@ def n_params_shown(at) -> int:
     return exact
 
 
-def has_loss_chart(at) -> bool:
-    return any("loss" in el.proto.spec.lower() for el in at.get("plotly_chart"))
+def loss_chart_shows(at, p) -> bool:
+    """The loss chart draws the run's own numbers: its per-epoch validation trace is exactly
+    ``p.epoch_val`` at the steps ``p.epoch_steps`` (read from the chart's JSON, not from the code
+    that built it)."""
+    for fig in plotly_figures(at):
+        for tr in fig["data"]:
+            if tr.get("name") == "validation loss, per epoch":
+                return (np.allclose(plotly_array(tr["y"]), p.epoch_val, rtol=1e-6)
+                        and np.array_equal(plotly_array(tr["x"]), p.epoch_steps))
+    return False
 
 
 def test_page_opens_with_settings_and_estimate():
@@ -147,7 +158,8 @@ def test_tiny_model_trains_to_completion():
     run_line = [c.value for c in at.caption if c.value.startswith("**This run:**")]
     assert run_line and f"seed {at.session_state['seed']}, {TRAIN_THREADS} CPU thread" in run_line[0]
     assert not at.exception
-    assert has_loss_chart(at)
+    p = at.session_state["job"].run.snapshot()
+    assert loss_chart_shows(at, p)
     done = [s.value for s in at.success]
     assert done and done[0].startswith("**Finished.**"), done
     assert any(link.proto.page.endswith("forecast") or "forecast" in link.proto.page
