@@ -107,13 +107,16 @@ def grad_time_figure(curves: dict, *, title: str, height: int = 380) -> go.Figur
     return fig
 
 
-def clipping_figure(free, clipped, *, height: int = 420) -> go.Figure:
-    """Gradient norm (before clipping) and loss per SGD step, without and with clipping."""
+def clipping_figure(free, clipped=None, *, height: int = 420) -> go.Figure:
+    """Gradient norm (before clipping) and loss per SGD step, without and (optionally) with
+    clipping: two :class:`gru_core.gradients.ClipHistory`."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=["global gradient norm before clipping (log)",
                                         "training loss (MSE, scaled units, log)"])
-    for hist, label, color in ((free, "no clipping", COLORS["model"]),
-                               (clipped, f"clipped to norm {clipped.clip:g}", COLORS["train"])):
+    runs = [(free, "no clipping", COLORS["model"])]
+    if clipped is not None:
+        runs.append((clipped, f"clipped to norm {clipped.clip:g}", COLORS["train"]))
+    for hist, label, color in runs:
         steps = np.arange(1, len(hist.grad_norm) + 1)
         fig.add_trace(go.Scatter(x=steps, y=_positive(hist.grad_norm), name=label, mode="lines",
                                  line=dict(color=color, width=2)), row=1, col=1)
@@ -124,7 +127,8 @@ def clipping_figure(free, clipped, *, height: int = 420) -> go.Figure:
             fig.add_annotation(x=hist.diverged_at, y=1.0, yref="paper", text=f"{label}: loss not finite "
                                f"at step {hist.diverged_at}", showarrow=False, xanchor="right",
                                font=dict(color=color, size=11))
-    fig.add_hline(y=clipped.clip, line=dict(color=COLORS["train"], dash="dot"), row=1, col=1)
+    if clipped is not None:
+        fig.add_hline(y=clipped.clip, line=dict(color=COLORS["train"], dash="dot"), row=1, col=1)
     themed(fig, title="Exploding gradients: the same plain-SGD run without and with clipping", height=height)
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_xaxes(title_text="SGD step", row=2, col=1)
