@@ -43,8 +43,8 @@ PRESETS = {
     "forgets": "forgets: z near 0 (b_iz = -4), so h' is almost the candidate n",
     "resets": "resets: r near 0 (b_ir = -4), so the candidate ignores h",
 }
-SEQUENCES = {"step": "step (0, then 1 from step 3 on)", "impulse": "impulse (1 at step 3, else 0)",
-             "sine": "sine (period 12)", "window": "a window from the current data (scaled)"}
+SEQUENCES = {"step": "step (1 from t = 3)", "impulse": "impulse (1 at t = 3)",
+             "sine": "sine (period 12)", "window": "data window (scaled)"}
 SATURATED = 4.0      # |pre-activation| of a saturated gate in the presets: sigmoid(4) = 0.982
 
 
@@ -279,25 +279,27 @@ def _f(v: float) -> str:
 
 
 def step_latex(s: CellStep, unit: int = 0) -> dict[str, str]:
-    """The step's equations for one unit with its numbers filled in, as LaTeX strings.
+    """The step's equations for one unit with its numbers filled in, as LaTeX ``aligned`` rows.
 
     Keys: "r", "z", "n_after" (PyTorch), "n_before" (paper), "h_torch" (z keeps), "h_tutorial"
-    (z' = 1 - z writes). With U > 1 the recurrent parts (W h)_j are shown as one number each.
+    (z' = 1 - z writes). Each value is two rows, the formula and then ``&= numbers = result``
+    (join them with ``\\\\`` inside ``\\begin{aligned}``). With U > 1 the recurrent parts
+    (W h)_j are shown as one number each.
     """
     j = int(unit)
     hj = _f(s.h_prev[j])
     z, zt = float(s.z[j]), 1 - float(s.z[j])
     return {
-        "r": (rf"r_{j} = \sigma(W_{{ir}} x + b_{{ir}} + (W_{{hr}} h)_{j} + b_{{hr}}) = "
-              rf"\sigma({_f(s.i_r[j])} + {_f(s.g_r[j])}) = \sigma({_f(s.a_r[j])}) = {_f(s.r[j])}"),
-        "z": (rf"z_{j} = \sigma(W_{{iz}} x + b_{{iz}} + (W_{{hz}} h)_{j} + b_{{hz}}) = "
-              rf"\sigma({_f(s.i_z[j])} + {_f(s.g_z[j])}) = \sigma({_f(s.a_z[j])}) = {_f(z)}"),
-        "n_after": (rf"n_{j} = \tanh\big(W_{{in}} x + b_{{in}} + r_{j}\,(W_{{hn}} h + b_{{hn}})_{j}\big) = "
-                    rf"\tanh({_f(s.i_n[j])} + {_f(s.r[j])} \cdot {_f(s.g_n[j])}) = {_f(s.n[j])}"),
-        "n_before": (rf"n_{j} = \tanh\big(W_{{in}} x + b_{{in}} + (W_{{hn}} (r \odot h))_{j} + b_{{hn}}\big) = "
-                     rf"\tanh({_f(s.i_n[j])} + {_f(s.g_n_before[j])}) = {_f(s.n_before[j])}"),
-        "h_torch": (rf"h'_{j} = (1 - z_{j})\,n_{j} + z_{j}\,h_{j} = (1 - {_f(z)}) \cdot {_f(s.n[j])} + "
+        "r": (rf"r_{j} &= \sigma(W_{{ir}} x + b_{{ir}} + (W_{{hr}} h)_{j} + b_{{hr}}) \\ "
+              rf"&= \sigma({_f(s.i_r[j])} + {_f(s.g_r[j])}) = \sigma({_f(s.a_r[j])}) = {_f(s.r[j])}"),
+        "z": (rf"z_{j} &= \sigma(W_{{iz}} x + b_{{iz}} + (W_{{hz}} h)_{j} + b_{{hz}}) \\ "
+              rf"&= \sigma({_f(s.i_z[j])} + {_f(s.g_z[j])}) = \sigma({_f(s.a_z[j])}) = {_f(z)}"),
+        "n_after": (rf"n_{j} &= \tanh\big(W_{{in}} x + b_{{in}} + r_{j}\,(W_{{hn}} h + b_{{hn}})_{j}\big) \\ "
+                    rf"&= \tanh({_f(s.i_n[j])} + {_f(s.r[j])} \cdot {_f(s.g_n[j])}) = {_f(s.n[j])}"),
+        "n_before": (rf"n_{j} &= \tanh\big(W_{{in}} x + b_{{in}} + (W_{{hn}} (r \odot h))_{j} + b_{{hn}}\big) \\ "
+                     rf"&= \tanh({_f(s.i_n[j])} + {_f(s.g_n_before[j])}) = {_f(s.n_before[j])}"),
+        "h_torch": (rf"h'_{j} &= (1 - z_{j})\,n_{j} + z_{j}\,h_{j} \\ &= (1 - {_f(z)}) \cdot {_f(s.n[j])} + "
                     rf"{_f(z)} \cdot {hj} = {_f(s.h[j])}"),
-        "h_tutorial": (rf"z'_{j} = 1 - z_{j} = {_f(zt)},\quad h'_{j} = (1 - z'_{j})\,h_{j} + z'_{j}\,n_{j} = "
-                       rf"(1 - {_f(zt)}) \cdot {hj} + {_f(zt)} \cdot {_f(s.n[j])} = {_f(s.h[j])}"),
+        "h_tutorial": (rf"z'_{j} &= 1 - z_{j} = {_f(zt)} \\ h'_{j} &= (1 - z'_{j})\,h_{j} + z'_{j}\,n_{j} \\ "
+                       rf"&= (1 - {_f(zt)}) \cdot {hj} + {_f(zt)} \cdot {_f(s.n[j])} = {_f(s.h[j])}"),
     }

@@ -44,7 +44,7 @@ def test_default_step_equals_nn_grucell_and_shows_both_forms():
     assert np.abs(table["h′ difference"].to_numpy()).max() > 0          # the two reset forms differ
     texts = [t.value for t in at.latex]
     assert any(r"\tanh" in t and "(W_{hn} h + b_{hn})" in t for t in texts)
-    assert any("z'_0 = 1 - z_0" in t for t in texts)
+    assert any("z'_0 &= 1 - z_0" in t for t in texts)
     assert any(r"(r \odot h)" in t for t in texts)
     assert [f for f in at.get("plotly_chart")]
 

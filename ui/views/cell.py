@@ -87,10 +87,10 @@ def one_step(w: CellWeights, x: float, h: list[float]) -> None:
              + r"\end{aligned}")
     st.markdown("**The same step in the tutorial convention** (z′ = 1 − z = share of the candidate "
                 "written; same model, same h′):")
-    st.latex(tex["h_tutorial"])
+    st.latex(r"\begin{aligned}" + tex["h_tutorial"] + r"\end{aligned}")
     st.markdown("**Reset after (PyTorch) vs reset before (the paper)**, same x and h:")
-    st.latex(r"\begin{aligned}\text{PyTorch: }&" + tex["n_after"] + r"\\ \text{paper: }&"
-             + tex["n_before"] + r"\end{aligned}")
+    st.latex(r"\begin{aligned}&\text{PyTorch (reset after):}\\" + tex["n_after"]
+             + r"\\[4pt] &\text{paper (reset before):}\\" + tex["n_before"] + r"\end{aligned}")
     diff = pd.DataFrame({
         "unit": np.arange(w.hidden_size),
         "r": s.r.numpy(), "z (PyTorch)": s.z.numpy(),
