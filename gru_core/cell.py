@@ -272,10 +272,11 @@ def input_sequence(kind: str, length: int = 24, window=None) -> np.ndarray:
     return np.asarray(window, dtype=np.float64).reshape(-1)[:T]
 
 
-def _f(v: float) -> str:
-    """A number as the equations show it (3 decimals, negatives in parentheses)."""
+def _f(v: float, lead: bool = False) -> str:
+    """A number as the equations show it: 3 decimals, negatives in parentheses unless ``lead``
+    (the first term after an opening parenthesis)."""
     v = float(v)
-    return f"({v:.3f})" if v < 0 else f"{v:.3f}"
+    return f"({v:.3f})" if v < 0 and not lead else f"{v:.3f}"
 
 
 def step_latex(s: CellStep, unit: int = 0) -> dict[str, str]:
@@ -291,13 +292,13 @@ def step_latex(s: CellStep, unit: int = 0) -> dict[str, str]:
     z, zt = float(s.z[j]), 1 - float(s.z[j])
     return {
         "r": (rf"r_{j} &= \sigma(W_{{ir}} x + b_{{ir}} + (W_{{hr}} h)_{j} + b_{{hr}}) \\ "
-              rf"&= \sigma({_f(s.i_r[j])} + {_f(s.g_r[j])}) = \sigma({_f(s.a_r[j])}) = {_f(s.r[j])}"),
+              rf"&= \sigma({_f(s.i_r[j], True)} + {_f(s.g_r[j])}) = \sigma({_f(s.a_r[j], True)}) = {_f(s.r[j])}"),
         "z": (rf"z_{j} &= \sigma(W_{{iz}} x + b_{{iz}} + (W_{{hz}} h)_{j} + b_{{hz}}) \\ "
-              rf"&= \sigma({_f(s.i_z[j])} + {_f(s.g_z[j])}) = \sigma({_f(s.a_z[j])}) = {_f(z)}"),
+              rf"&= \sigma({_f(s.i_z[j], True)} + {_f(s.g_z[j])}) = \sigma({_f(s.a_z[j], True)}) = {_f(z)}"),
         "n_after": (rf"n_{j} &= \tanh\big(W_{{in}} x + b_{{in}} + r_{j}\,(W_{{hn}} h + b_{{hn}})_{j}\big) \\ "
-                    rf"&= \tanh({_f(s.i_n[j])} + {_f(s.r[j])} \cdot {_f(s.g_n[j])}) = {_f(s.n[j])}"),
+                    rf"&= \tanh({_f(s.i_n[j], True)} + {_f(s.r[j])} \cdot {_f(s.g_n[j])}) = {_f(s.n[j])}"),
         "n_before": (rf"n_{j} &= \tanh\big(W_{{in}} x + b_{{in}} + (W_{{hn}} (r \odot h))_{j} + b_{{hn}}\big) \\ "
-                     rf"&= \tanh({_f(s.i_n[j])} + {_f(s.g_n_before[j])}) = {_f(s.n_before[j])}"),
+                     rf"&= \tanh({_f(s.i_n[j], True)} + {_f(s.g_n_before[j])}) = {_f(s.n_before[j])}"),
         "h_torch": (rf"h'_{j} &= (1 - z_{j})\,n_{j} + z_{j}\,h_{j} \\ &= (1 - {_f(z)}) \cdot {_f(s.n[j])} + "
                     rf"{_f(z)} \cdot {hj} = {_f(s.h[j])}"),
         "h_tutorial": (rf"z'_{j} &= 1 - z_{j} = {_f(zt)} \\ h'_{j} &= (1 - z'_{j})\,h_{j} + z'_{j}\,n_{j} \\ "

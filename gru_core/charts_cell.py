@@ -17,6 +17,13 @@ UNIT_COLORS = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0284c7",
 LOG_FLOOR = 1e-300            # values at or below this are not drawn on a log axis
 
 
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Legend under the plot, so a long legend never covers the title."""
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
+                      margin=dict(b=40))
+    return fig
+
+
 def cell_color(key: str, i: int = 0) -> str:
     """The Compare page colour of a registered cell (a unit colour for cells added later)."""
     return CELL_COLORS.get(key, UNIT_COLORS[i % len(UNIT_COLORS)])
@@ -84,7 +91,8 @@ def loss_overlay_figure(curves: dict, *, height: int = 360) -> go.Figure:
     themed(fig, title="Loss per epoch (MSE in scaled units, log axis; lower is better)", height=height,
            x_title="epoch", y_title="MSE (scaled)")
     fig.update_yaxes(type="log")
-    return fig
+    fig.update_xaxes(dtick=1 if max((len(v[2]) for v in curves.values()), default=0) <= 12 else None)
+    return _legend_below(fig)
 
 
 def grad_time_figure(curves: dict, *, title: str, height: int = 380) -> go.Figure:
@@ -104,7 +112,7 @@ def grad_time_figure(curves: dict, *, title: str, height: int = 380) -> go.Figur
            x_title=f"input timestep t (0 = oldest, {T - 1} = last, where the forecast is made)",
            y_title="‖∂loss/∂h_t‖ (log)")
     fig.update_yaxes(type="log", exponentformat="power")
-    return fig
+    return _legend_below(fig)
 
 
 def clipping_figure(free, clipped=None, *, height: int = 420) -> go.Figure:
@@ -124,9 +132,9 @@ def clipping_figure(free, clipped=None, *, height: int = 420) -> go.Figure:
                                  line=dict(color=color, width=2)), row=2, col=1)
         if hist.diverged_at is not None:
             fig.add_vline(x=hist.diverged_at, line=dict(color=color, dash="dash"))
-            fig.add_annotation(x=hist.diverged_at, y=1.0, yref="paper", text=f"{label}: loss not finite "
-                               f"at step {hist.diverged_at}", showarrow=False, xanchor="right",
-                               font=dict(color=color, size=11))
+            fig.add_annotation(x=hist.diverged_at, y=0.0, yref="paper", text=f"{label}: loss not finite "
+                               f"at step {hist.diverged_at} ", showarrow=False, xanchor="right",
+                               yanchor="bottom", font=dict(color=color, size=11))
     if clipped is not None:
         fig.add_hline(y=clipped.clip, line=dict(color=COLORS["train"], dash="dot"), row=1, col=1)
     themed(fig, title="Exploding gradients: the same plain-SGD run without and with clipping", height=height)
@@ -157,10 +165,11 @@ def impulse_figure(x_axis, res, layer_row: int, units, *, layer_label: str, heig
     if panels == 3:
         fig.update_yaxes(range=[0, 1.02], row=3, col=1)
     fig.add_vline(x=x_axis[res.t0], line=dict(color="#14213d", dash="dash", width=1))
-    themed(fig, title=f"How long the state answers a {res.kind} of size {res.size:g} at step {res.t0}",
+    article = "an" if res.kind[0] in "aeiou" else "a"
+    themed(fig, title=f"How long the state answers {article} {res.kind} of size {res.size:g} at step {res.t0}",
            height=height)
     fig.update_annotations(font=dict(size=12), x=0.0, xanchor="left")
-    return fig
+    return _legend_below(fig)
 
 
 def sensitivity_figure(x_axis, window, S, *, x_title: str, height: int = 620) -> go.Figure:
@@ -188,4 +197,4 @@ def sensitivity_figure(x_axis, window, S, *, x_title: str, height: int = 620) ->
     fig.update_xaxes(title_text=x_title, row=3, col=1)
     fig.update_layout(hovermode="closest")
     fig.update_annotations(font=dict(size=12), x=0.0, xanchor="left")
-    return fig
+    return _legend_below(fig)

@@ -30,7 +30,7 @@ def weights() -> CellWeights:
         ss["cell_preset"] = "random"
     preset = st.segmented_control(
         "Weights", options, key="cell_preset", required=True, persist_state="session",
-        format_func=lambda p: "from the trained GRU" if p == TRAINED else p,
+        format_func=lambda p: "trained GRU" if p == TRAINED else p,
         help="Presets saturate one gate so its effect is easy to see; 'from the trained GRU' "
              "loads chosen units of the trained model's first layer.")
     if preset == TRAINED:

@@ -33,7 +33,8 @@ def probe(t: runs.Trained) -> None:
     a, b, c = st.columns(3)
     base = a.segmented_control("Baseline", [REAL, FLAT], default=REAL, required=True, key="mem_base",
                                persist_state="session",
-                               format_func={REAL: "a real test window", FLAT: "a flat line (0 = training mean)"}.get)
+                               format_func={REAL: "real test window", FLAT: "flat line (0)"}.get,
+                               help="Flat line: every input at 0 in scaled units, i.e. the training mean.")
     kind = b.segmented_control("Probe", list(PROBES), default="impulse", required=True, key="mem_kind",
                                persist_state="session")
     size = c.number_input("Size (scaled units: training std)", -5.0, 5.0, 1.0, 0.25, key="mem_size",
