@@ -7,6 +7,7 @@ notebook needs are importable from here::
     trace = gc.trace_gates(model.rnn, x)   # r, z, n, h: (num_layers, B, T, hidden)
 """
 from gru_core.bundle import Bundle, load_bundle, save_bundle
+from gru_core.cell import CellRun, CellStep, CellWeights, gru_step, preset_weights, run_cell, weights_from_gru
 from gru_core.data import (SampleInfo, Series, Table, handle_missing, list_samples, load_sample,
                            load_table, prepare_series, series_from_array)
 from gru_core.device import device_report, resolve_device
@@ -17,6 +18,8 @@ from gru_core.evaluate import (Evaluation, detect_season, evaluate, forecast_fut
 from gru_core.explain import explain_step, unit_summary
 from gru_core.gates import GateTrace, trace_gates, z_keep_to_write, z_write_to_keep
 from gru_core.generators import GENERATORS, Generator, Param, generate
+from gru_core.gradients import ClipHistory, clipping_experiment, grad_through_time, scale_recurrent
+from gru_core.memory import ImpulseResponse, impulse_response, input_sensitivity, memory_length
 from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Windows, make_dataset,
@@ -24,6 +27,9 @@ from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Window
 
 __all__ = [
     "Bundle", "load_bundle", "save_bundle",
+    "CellRun", "CellStep", "CellWeights", "gru_step", "preset_weights", "run_cell", "weights_from_gru",
+    "ClipHistory", "clipping_experiment", "grad_through_time", "scale_recurrent",
+    "ImpulseResponse", "impulse_response", "input_sensitivity", "memory_length",
     "SampleInfo", "Series", "Table", "handle_missing", "list_samples", "load_sample", "load_table",
     "prepare_series", "series_from_array",
     "BundleError", "DataError",
