@@ -19,8 +19,8 @@ LOG_FLOOR = 1e-300            # values at or below this are not drawn on a log a
 
 def _legend_below(fig: go.Figure) -> go.Figure:
     """Legend under the plot, so a long legend never covers the title."""
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
-                      margin=dict(b=40))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0.0),
+                      margin=dict(b=60))
     return fig
 
 
