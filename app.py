@@ -15,6 +15,9 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
     st.Page("pages/gates.py", title="Gates", icon=":material/tune:"),
+    st.Page("pages/cell.py", title="Cell", icon=":material/calculate:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/memory.py", title="Memory", icon=":material/history:"),
 ]
 
 state.init()

@@ -14,6 +14,7 @@ Symbols, the same in every module's shape comments and docstrings:
     V vocabulary
 """
 from gru_core.bundle import Bundle, load_bundle, save_bundle
+from gru_core.cell import CellRun, CellStep, CellWeights, gru_step, preset_weights, run_cell, weights_from_gru
 from gru_core.data import (SampleInfo, Series, Table, handle_missing, list_samples, load_sample,
                            load_table, prepare_series, series_from_array)
 from gru_core.device import device_report, resolve_device
@@ -26,6 +27,8 @@ from gru_core.explain import (StepExplanation, explain_step, measured_memory, st
 from gru_core.gates import (EQUATIONS, GateTrace, layer_weights, trace_gates, z_keep_to_write,
                             z_write_to_keep)
 from gru_core.generators import GENERATORS, Generator, Param, generate
+from gru_core.gradients import ClipHistory, clipping_experiment, grad_through_time, scale_recurrent
+from gru_core.memory import ImpulseResponse, impulse_response, input_sensitivity, memory_length
 from gru_core.metrics import METRICS, Metric
 from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
@@ -36,6 +39,9 @@ from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Window
 
 __all__ = [
     "Bundle", "load_bundle", "save_bundle",
+    "CellRun", "CellStep", "CellWeights", "gru_step", "preset_weights", "run_cell", "weights_from_gru",
+    "ClipHistory", "clipping_experiment", "grad_through_time", "scale_recurrent",
+    "ImpulseResponse", "impulse_response", "input_sensitivity", "memory_length",
     "SampleInfo", "Series", "Table", "handle_missing", "list_samples", "load_sample", "load_table",
     "prepare_series", "series_from_array",
     "BundleError", "DataError",

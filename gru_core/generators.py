@@ -225,6 +225,26 @@ def _regime_switch(n, rng, regime_length, level_spread, amplitude, period, noise
     return _add_noise(y, rng, noise)
 
 
+def _echo(n, rng, delay, gain, pulse_rate, noise):
+    """Delayed echo, the long-range task: y_t = gain * y_{t-k} + e_t, k = delay.
+
+    e_t = b_t s_t + noise * eps_t with b_t ~ Bernoulli(pulse_rate), s_t ~ N(0, 1): sparse pulses
+    that come back k steps later, scaled by the gain (|gain| < 1: stationary). The best forecast of
+    y_{t+h} (h <= k) is gain * y_{t+h-k}: a value k - h steps before the last input, so a model must
+    remember that far back. Starts at zero; a burn-in of k * ceil(log(1e-3) / log(gain)) steps
+    (gain^blocks < 1e-3) is discarded. Computed a block of k steps at a time.
+    """
+    blocks = 1 if gain <= 0 else math.ceil(math.log(1e-3) / math.log(gain))
+    m = n + delay * blocks                               # steps incl. burn-in
+    e = rng.standard_normal(m) * (rng.random(m) < pulse_rate) + noise * rng.standard_normal(m)
+    y = np.zeros(m + (-m) % delay)                        # padded to whole blocks of k
+    y[:m] = e
+    y = y.reshape(-1, delay)                              # (blocks, k): row j = steps jk .. jk+k-1
+    for j in range(1, y.shape[0]):
+        y[j] += gain * y[j - 1]                           # y_t += gain * y_{t-k}
+    return y.reshape(-1)[m - n:m]
+
+
 # ---------------------------------------------------------------------------------------------
 # Registry
 
@@ -316,6 +336,18 @@ GENERATORS: dict[str, Generator] = {g.key: g for g in (
          Param("level_spread", "Level spread", 2.0, 0.0, 100.0, 0.1, "Standard deviation of the regime levels."),
          _amplitude(), _period(default=25), _noise()),
         _regime_switch),
+    Generator(
+        "echo", "Delayed echo (long-range task)",
+        "Random pulses that come back, a little weaker, exactly k steps later, so a forecaster must "
+        "remember what it saw k steps ago.",
+        (Param("delay", "Delay k (steps)", 30, 2, 1000, 1,
+               "How many steps later each value echoes; the model must remember this far back.", "int"),
+         Param("gain", "Echo gain", 0.9, 0.0, 0.99, 0.01,
+               "Share of the value k steps ago that comes back (below 1, so echoes fade)."),
+         Param("pulse_rate", "Pulse rate", 0.2, 0.01, 1.0, 0.01,
+               "Chance of a new random pulse at each step (1 = a fresh random value every step)."),
+         _noise(0.05)),
+        _echo),
 )}
 
 

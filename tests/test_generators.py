@@ -22,7 +22,7 @@ def fft_period(y: np.ndarray) -> float:
 
 def test_registry_has_the_contract_keys():
     assert KEYS == ["sine", "sum_of_sines", "trend_seasonal", "random_walk", "ar", "square",
-                    "sawtooth", "chirp", "mackey_glass", "regime_switch"]
+                    "sawtooth", "chirp", "mackey_glass", "regime_switch", "echo"]
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -186,6 +186,27 @@ def test_regime_switch_amplitude_differs_between_regimes():
     y = generate("regime_switch", length=4000, regime_length=400, level_spread=0.0, period=20, noise=0.0)
     amps = [np.abs(y[i:i + 100]).max() for i in range(0, 4000, 400)]
     assert max(amps) / min(amps) > 1.3
+
+
+def test_echo_matches_a_plain_delay_loop():
+    """y_t = gain * y_{t-k} + e_t, rebuilt with a naive loop over the same random draws."""
+    k, gain, rate, noise, n = 7, 0.8, 0.3, 0.05, 200
+    y = generate("echo", length=n, seed=4, delay=k, gain=gain, pulse_rate=rate, noise=noise)
+    rng = np.random.default_rng(4)
+    blocks = math.ceil(math.log(1e-3) / math.log(gain))
+    m = n + k * blocks
+    e = rng.standard_normal(m) * (rng.random(m) < rate) + noise * rng.standard_normal(m)
+    ref = [0.0] * m
+    for t in range(m):
+        ref[t] = e[t] + (gain * ref[t - k] if t >= k else 0.0)
+    np.testing.assert_allclose(y, ref[m - n:], atol=1e-12)
+
+
+def test_echo_is_predictable_exactly_k_steps_back():
+    y = generate("echo", length=5000, seed=0, delay=25, gain=0.9, pulse_rate=1.0, noise=0.0)
+    corr = lambda lag: np.corrcoef(y[lag:], y[:-lag])[0, 1]   # noqa: E731
+    assert corr(25) == pytest.approx(0.9, abs=0.03)
+    assert abs(corr(1)) < 0.05 and abs(corr(24)) < 0.05
 
 
 # --- errors ------------------------------------------------------------------------------------

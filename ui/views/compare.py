@@ -1,0 +1,261 @@
+"""The Compare page's job and drawing: GRU vs LSTM vs plain RNN on the same data and budget.
+
+:class:`CompareJob` is plain Python (no ``st.*``): up to one ``gru_core.train.TrainingRun`` per
+registered cell, run one after another in one worker thread or all at once, kept in session
+state under ``compare_job`` (the forecasting ``job`` of the other pages is never touched). It
+remembers each model's initial weights so gradients can be shown at initialisation and after
+training. Widget keys start with ``cmp_``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from gru_core import charts_cell
+from gru_core.data import series_from_array
+from gru_core.evaluate import evaluate
+from gru_core.generators import generate
+from gru_core.gradients import clipping_experiment, grad_through_time
+from gru_core.model import CELLS, Forecaster, ModelConfig
+from gru_core.train import Progress, TrainConfig, TrainingRun
+from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
+from ui import data_source
+
+ss = st.session_state
+JOB_KEY = "compare_job"
+ECHO, CURRENT = "echo", "current"
+MODES = {"sequential": "one after another", "parallel": "all at once"}
+
+
+# ------------------------------------------------------------------------------------ the job
+def matched_hidden(cells: list[str], hidden: int, base: ModelConfig) -> dict[str, int]:
+    """Hidden size per cell whose parameter count is closest to the GRU's (or the first cell's)
+    at ``hidden`` units: equal budgets in weights rather than in units."""
+    ref_cell = "gru" if "gru" in cells else cells[0]
+    count = lambda c, u: Forecaster(dataclasses.replace(base, cell=c, hidden_size=u)).n_params()  # noqa: E731
+    target = count(ref_cell, hidden)
+    return {c: hidden if c == ref_cell else
+            min(range(1, 4 * hidden + 8), key=lambda u: (abs(count(c, u) - target), u)) for c in cells}
+
+
+class CompareJob:
+    """Train one model per cell on the same dataset, split, seed and budget.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    configs : dict
+        cell key -> ModelConfig (same data shape; hidden size may differ for equal parameters).
+    train_cfg : TrainConfig
+        Shared optimiser, epochs, batch and seed (so every cell sees the same batches).
+    mode : str
+        "sequential" (one worker thread trains them in turn) or "parallel" (each run's own thread).
+    """
+
+    def __init__(self, dataset: Dataset, configs: dict[str, ModelConfig], train_cfg: TrainConfig,
+                 mode: str = "sequential", source: str = ""):
+        self.dataset, self.configs, self.train_cfg = dataset, configs, train_cfg
+        self.mode, self.source = mode, source
+        self.runs = {c: TrainingRun(dataset, cfg, train_cfg) for c, cfg in configs.items()}
+        self.initial = {c: {k: v.detach().clone() for k, v in r.model.state_dict().items()}
+                        for c, r in self.runs.items()}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.started = time.time()
+        self.cache: dict = {}                       # results computed once the runs have ended
+
+    def start(self) -> None:
+        if self.mode == "parallel":
+            for r in self.runs.values():
+                r.start()
+            return
+        self._thread = threading.Thread(target=self._one_after_another, name="gru-lab-compare", daemon=True)
+        self._thread.start()
+
+    def _one_after_another(self) -> None:
+        for r in self.runs.values():
+            if self._stop.is_set():
+                break
+            r.run()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for r in self.runs.values():
+            r.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for r in self.runs.values():
+            r.join(None if end is None else max(0.0, end - time.monotonic()))
+        return not self.running
+
+    def snapshots(self) -> dict[str, Progress]:
+        return {c: r.snapshot() for c, r in self.runs.items()}
+
+    @property
+    def running(self) -> bool:
+        if self._thread is not None and self._thread.is_alive():
+            return True
+        return any(r.running for r in self.runs.values())
+
+    def initial_model(self, cell: str) -> Forecaster:
+        m = Forecaster(self.configs[cell])
+        m.load_state_dict(self.initial[cell])
+        return m.eval()
+
+
+# ------------------------------------------------------------------------------------ settings
+def dataset_choice() -> tuple[Dataset, str]:
+    """The data of the comparison: the echo task (default) or the current data."""
+    kind = st.segmented_control("Data", [ECHO, CURRENT], default=ECHO, required=True, key="cmp_data",
+                                persist_state="session",
+                                format_func={ECHO: "Long-range task: delayed echo",
+                                             CURRENT: "The current data (Data page)"}.get)
+    if kind == CURRENT:
+        return data_source.current_dataset(), data_source.source_label()
+    a, b, c = st.columns(3)
+    k = a.number_input("Echo delay k (steps)", 2, 200, 20, key="cmp_delay", persist_state="session",
+                       help="Each value comes back k steps later: the forecast needs the input k−1 steps "
+                            "before the last one.")
+    L = b.number_input("Lookback L", 3, 400, 25, key="cmp_lookback", persist_state="session",
+                       help="Must be at least k for the echo to be inside the window.")
+    n = c.number_input("Series length", 300, 20_000, 3000, step=100, key="cmp_length", persist_state="session")
+    y = generate("echo", length=int(n), seed=0, delay=int(k), pulse_rate=1.0)
+    ds = make_dataset(series_from_array(y, name="echo"), WindowConfig(int(L), 1), SplitConfig(0.7, 0.15, 0.15))
+    if L < k:
+        st.warning(f"The lookback L = {L} is shorter than the delay k = {k}: the value the forecast needs "
+                   "is not in the window, so no cell can learn it. Use L ≥ k.", icon=":material/warning:")
+    return ds, f"echo task (k = {k}, gain 0.9, {n} points, forecast 1 step)"
+
+
+def settings(ds: Dataset) -> tuple[dict[str, ModelConfig], TrainConfig, str]:
+    cells = st.multiselect("Cells", list(CELLS), default=list(CELLS), key="cmp_cells", persist_state="session",
+                           format_func=lambda c: CELLS[c].label)
+    a, b, c, d = st.columns(4)
+    hidden = a.number_input("Hidden units", 2, 256, 24, key="cmp_hidden", persist_state="session")
+    epochs = b.number_input("Epochs", 1, 500, 10, key="cmp_epochs", persist_state="session")
+    lr = c.number_input("Learning rate (Adam)", 1e-4, 0.1, 0.01, step=0.001, format="%.4f", key="cmp_lr",
+                        persist_state="session")
+    seed = d.number_input("Seed", 0, 10_000, 0, key="cmp_seed", persist_state="session")
+    e, f = st.columns(2)
+    equal = e.toggle("Equal parameter count", key="cmp_equal", persist_state="session",
+                     help="Give each cell the hidden size whose number of weights is closest to the GRU's.")
+    mode = f.segmented_control("Run", list(MODES), default="sequential", required=True, key="cmp_mode",
+                               persist_state="session", format_func=MODES.get)
+    base = ModelConfig(input_size=ds.scaled.shape[1], hidden_size=int(hidden), num_layers=1,
+                       horizon=ds.window.horizon)
+    sizes = matched_hidden(cells, int(hidden), base) if (equal and cells) else {c: int(hidden) for c in cells}
+    configs = {c: dataclasses.replace(base, cell=c, hidden_size=sizes[c]) for c in cells}
+    tc = TrainConfig(lr=float(lr), batch_size=32, epochs=int(epochs), clip_grad=1.0, patience=0,
+                     seed=int(seed), device="cpu", num_threads=1)
+    return configs, tc, mode
+
+
+# ------------------------------------------------------------------------------------ results
+def _metrics(job: CompareJob) -> pd.DataFrame:
+    rows = []
+    baselines = None
+    for c, r in job.runs.items():
+        p = r.snapshot()
+        if p.step == 0:
+            continue
+        ev = evaluate(r.model, job.dataset, "test")
+        m = ev.metrics
+        rows.append({"model": CELLS[c].label, "hidden": job.configs[c].hidden_size,
+                     "parameters": r.model.n_params(), **m.iloc[0].to_dict(),
+                     "s / epoch": p.elapsed_s / max(p.epoch, 1), "state": p.state})
+        baselines = m.iloc[1:]
+    table = pd.DataFrame(rows)
+    if baselines is not None:
+        extra = baselines.reset_index().rename(columns={baselines.index.name or "index": "model"})
+        table = pd.concat([table, extra], ignore_index=True)
+    return table
+
+
+def results_table(job: CompareJob) -> pd.DataFrame:
+    """Test metrics of every trained cell beside the naive baselines (computed once per job)."""
+    if "metrics" not in job.cache:
+        job.cache["metrics"] = _metrics(job)
+    return job.cache["metrics"]
+
+
+def verdict(table: pd.DataFrame) -> str:
+    models = table[table["parameters"].notna()]
+    if models.empty:
+        return ""
+    best = models.loc[models["MAE"].idxmin()]
+    others = ", ".join(f"{r.model} {r.MAE:.3g}" for r in models.itertuples() if r.model != best.model)
+    return (f"Lowest test MAE: **{best.model}** ({best.MAE:.3g}{'; ' + others if others else ''}; data "
+            "units). On the echo task the forecast needs a value k−1 steps back; the gradient plot below "
+            "shows which cell's learning signal reaches that far.")
+
+
+def gradient_window(ds: Dataset, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stretch of T scaled inputs and the H scaled targets after it, at the start of the test part."""
+    H = ds.window.horizon
+    total = ds.scaled.shape[0]
+    s = max(0, min(ds.bounds[1] - T, total - T - H))
+    x = ds.scaled[s:s + T].unsqueeze(0)                  # (1, T, C)
+    y = ds.scaled[s + T:s + T + H, 0].unsqueeze(0)       # (1, H)
+    return x, y
+
+
+def grad_curves(job: CompareJob, T: int) -> dict:
+    """||dL/dh_t|| per cell at initialisation (dashed) and after training (solid), cached per T."""
+    key = ("grads", T)
+    if key not in job.cache:
+        x, y = gradient_window(job.dataset, T)
+        curves = {}
+        for i, (c, r) in enumerate(job.runs.items()):
+            color = charts_cell.cell_color(c, i)
+            curves[f"{CELLS[c].label} at initialisation"] = (color, "dash",
+                                                             grad_through_time(job.initial_model(c), x, y)[-1])
+            if r.snapshot().step > 0:
+                curves[f"{CELLS[c].label} after training"] = (color, None,
+                                                              grad_through_time(r.model.eval(), x, y)[-1])
+        job.cache[key] = curves
+    return job.cache[key]
+
+
+def decay_table(curves: dict) -> pd.DataFrame:
+    """Orders of magnitude the gradient loses from the last step back to t = 0, per curve."""
+    rows = []
+    for label, (_, _, g) in curves.items():
+        g = np.asarray(g, dtype=np.float64)
+        lost = np.log10(g[-1] / g[0]) if g[0] > 0 and g[-1] > 0 else np.inf
+        rows.append({"curve": label, "‖∂L/∂h‖ at the last step": g[-1], "at t = 0": g[0],
+                     "orders of magnitude lost": lost})
+    return pd.DataFrame(rows)
+
+
+def explode(ds: Dataset, ds_key: str, cell: str, hidden: int, gain: float, lr: float, clip: float,
+            steps: int, seed: int):
+    """The clipping experiment on the comparison's training windows (cached per settings)."""
+    key = (ds_key, cell, hidden, gain, lr, clip, steps, seed)
+    held = ss.get("_cmp_explode")
+    if held is None or held[0] != key:
+        cfg = ModelConfig(input_size=ds.scaled.shape[1], hidden_size=hidden, num_layers=1,
+                          horizon=ds.window.horizon, cell=cell)
+        ss["_cmp_explode"] = (key, clipping_experiment(ds.train.X, ds.train.Y, cfg, lr=lr, gain=gain,
+                                                       clip=clip, steps=steps, seed=seed))
+    return ss["_cmp_explode"][1]
+
+
+def explode_caption(free, clipped) -> str:
+    """One line per run: the largest gradient norm and how the loss ended."""
+    def line(h, name):
+        end = (f"the loss became non-finite at step {h.diverged_at}" if h.diverged_at is not None
+               else f"final loss {h.loss[-1]:.3g}" if h.loss else "no step")
+        return f"**{name}**: largest gradient norm {max(h.grad_norm, default=float('nan')):.3g}, {end}"
+    parts = [line(free, "No clipping")]
+    if clipped is not None:
+        parts.append(line(clipped, f"Clipped to {clipped.clip:g}") + " (norms shown before clipping)")
+    return " · ".join(parts) + ". Losses are MSE in scaled units."
