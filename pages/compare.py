@@ -2,7 +2,7 @@
 and exploding gradients tamed by clipping (ui/views/compare.py; gru_core.gradients)."""
 import streamlit as st
 
-from gru_core import charts_cell
+from gru_core.charts import cell as charts_cell
 from gru_core.model import CELLS
 from ui import page
 from ui.views import compare as view

@@ -13,6 +13,10 @@ One module per page, on one theme; every public name is re-exported here, so pag
 - :mod:`~gru_core.charts.train` -- the live loss curves and their smoothing (:func:`ema`);
 - :mod:`~gru_core.charts.forecast` -- forecasts, residuals, error by horizon step, the future;
 - :mod:`~gru_core.charts.gates` -- gate heatmaps and chosen units' gates.
+
+Pages beyond the first four keep their figures in their own module, imported by name
+(``from gru_core.charts import cell as charts_cell``): :mod:`~gru_core.charts.cell` (Cell, Compare,
+Memory), and likewise ``text`` and ``lab``.
 """
 from gru_core.charts.data import (DISPLAY_POINTS, SPLIT_LABELS, WINDOW_COLORS, series_figure,
                                   window_figure)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core import charts_cell
+from gru_core.charts import cell as charts_cell
 from gru_core.cell import (MAX_UNITS, PRESETS, SEQUENCES, CellWeights, gru_step, input_sequence,
                            preset_weights, run_cell, step_latex, weights_from_gru)
 from ui import data_source, runs

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from gru_core import charts_cell
+from gru_core.charts import cell as charts_cell
 from gru_core.data import series_from_array
 from gru_core.evaluate import evaluate
 from gru_core.generators import generate

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core import charts_cell
+from gru_core.charts import cell as charts_cell
 from gru_core.memory import PROBES, impulse_response, input_sensitivity, memory_length
 from ui import runs
 from ui.widgets import int_slider

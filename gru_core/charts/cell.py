@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from gru_core.charts import COLORS, FONT, as_f32, line, themed
+from gru_core.charts.theme import COLORS, FONT, as_f32, line, themed
 
 CELL_COLORS = {"gru": "#7c3aed", "lstm": "#0f766e", "rnn": "#dc2626"}   # Compare page lines
 UNIT_COLORS = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0284c7", "#dc2626", "#64748b")
