@@ -31,7 +31,9 @@ from gru_core.errors import DataError
 def _ets_model():
     """statsmodels' ETSModel, imported on first use (it takes a moment to load)."""
     try:
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+        with warnings.catch_warnings():       # statsmodels 0.14.5 warns about pandas 3 decorators
+            warnings.simplefilter("ignore")
+            from statsmodels.tsa.exponential_smoothing.ets import ETSModel
     except ImportError as e:  # pragma: no cover - statsmodels is in requirements.txt
         raise DataError(f"The ETS baseline needs statsmodels ({e}). Install it with "
                         "`python -m pip install -r requirements.txt`.") from None
