@@ -10,10 +10,14 @@ Three shapes are recognised, tried in this order by :func:`find_dates`:
 
 All parsing is vectorised with pandas; nothing here raises on bad cells: a column that does not parse
 completely is simply not a date column.
+
+:func:`future_dates` continues a date axis past its end (for forecasts), also where pandas names no
+frequency because rows are missing.
 """
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -279,3 +283,86 @@ def detect_frequency(index: pd.Index) -> str | None:
         if low <= day <= high:
             return name
     return None
+
+
+# ----------------------------------------------------------------------------- future dates
+
+def _infer_freq(index: pd.DatetimeIndex):
+    """``index.freq`` or ``pd.infer_freq``; None when pandas names no frequency."""
+    if index.freq is not None:
+        return index.freq
+    if len(index) < 3:
+        return None
+    try:
+        with warnings.catch_warnings():            # pandas 3 warns that infer_freq's type will change
+            warnings.simplefilter("ignore")
+            return pd.infer_freq(index)
+    except (TypeError, ValueError):
+        return None
+
+
+def _gap_tolerant_freq(index: pd.DatetimeIndex, step: pd.Timedelta):
+    """The frequency of the longest regular stretch, if every date of ``index`` lies on its grid.
+
+    Gaps (a step over 1.5 median steps) cut the index into stretches; pandas names the frequency
+    of the longest one (e.g. "W-SUN", "MS"), and it counts only if a date range at that
+    frequency from the first to the last date holds every date (dropped rows are fine, shifted
+    ones are not).
+    """
+    cuts = np.flatnonzero((index[1:] - index[:-1]) > 1.5 * step) + 1
+    stretches = np.split(np.arange(len(index)), cuts)
+    longest = max(stretches, key=len)
+    if len(longest) < 3:
+        return None
+    freq = _infer_freq(pd.DatetimeIndex(index[longest]))
+    if freq is None:
+        return None
+    try:
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return freq if len(grid) <= 50 * len(index) and index.isin(grid).all() else None
+
+
+def future_dates(index: pd.DatetimeIndex, steps: int) -> tuple[pd.DatetimeIndex | None, str | None]:
+    """The ``steps`` dates after the last one of ``index``, and a note when they had to be guessed.
+
+    1. A frequency pandas can name for the whole index (``index.freq``, ``pd.infer_freq``):
+       continued exactly (calendar months stay month starts), no note.
+    2. Dates with gaps (dropped rows) that all lie on the grid of their regular stretches'
+       frequency: continued at that frequency, with a note.
+    3. Otherwise: the last date plus 1, 2, ... times the median step between dates, with a note.
+
+    Returns ``(None, reason)`` when no date can be continued (fewer than two dates, or dates that
+    do not increase): the caller then uses positions.
+    """
+    name = index.name
+    if len(index) < 2 or index.hasnans or not index.is_monotonic_increasing or not index.is_unique:
+        return None, ("The dates are not strictly increasing, so the future steps are numbered by "
+                      "position instead of dated.")
+    freq = _infer_freq(index)
+    if freq is not None:
+        return pd.date_range(index[-1], periods=steps + 1, freq=freq, name=name)[1:], None
+    step = (index[1:] - index[:-1]).median()                       # median step, > 0 (increasing)
+    freq = _gap_tolerant_freq(index, step)
+    if freq is not None:
+        label = freq if isinstance(freq, str) else freq.freqstr
+        return (pd.date_range(index[-1], periods=steps + 1, freq=freq, name=name)[1:],
+                f"The dates have gaps (some rows are missing), so pandas names no frequency for "
+                f"them; the future dates continue the frequency of their regular stretches "
+                f"({label}) after the last date, {index[-1]:%Y-%m-%d}.")
+    future = pd.DatetimeIndex(index[-1] + step * np.arange(1, steps + 1), name=name)
+    return future, (f"The dates are not evenly spaced, so pandas names no frequency for them; the "
+                    f"future dates continue the median step between dates ({_duration(step)}) "
+                    f"after the last date, {index[-1]:%Y-%m-%d}.")
+
+
+def _duration(step: pd.Timedelta) -> str:
+    """A readable length of time: "7 days", "3 hours", "90 minutes", "12.5 days"."""
+    days = step / pd.Timedelta(days=1)
+    if days >= 1:
+        return f"{days:g} day{'s' if days != 1 else ''}"
+    hours = step / pd.Timedelta(hours=1)
+    if hours >= 1:
+        return f"{hours:g} hour{'s' if hours != 1 else ''}"
+    return f"{step / pd.Timedelta(minutes=1):g} minutes"

@@ -2,54 +2,38 @@
 
 For a split (train / val / test) with windows starting at ``starts`` (lookback L, horizon H), the
 forecast origin of window i is the last input step ``o_i = starts[i] + L - 1`` and target step j
-(0-based) sits at series position ``o_i + 1 + j``. Every forecaster below may use the series only
-up to ``o_i``:
+(0-based) sits at series position ``o_i + 1 + j``. Every forecaster may use the series only up to
+``o_i``:
 
     model            y_hat[i, j] = inverse_scale(model(X[i]))[j]                     direct H-step
-    naive            y_hat[i, j] = y[o_i]                                             last value, repeated
+    naive            y_hat[i, j] = y[o_i]                                             (gru_core.baselines)
     seasonal naive   y_hat[i, j] = y[o_i + 1 + j - m * ceil((j + 1) / m)]             season m
 
-Metrics (y true, p predicted, over all N*H values, original units):
-
-    MAE   = mean |y - p|
-    RMSE  = sqrt(mean (y - p)^2)
-    sMAPE = 100 * mean( 2 |y - p| / (|y| + |p|) )      in percent, 0..200; a 0/0 term counts as 0
-    MASE  = MAE / mean_t |y_t - y_{t-m}|                the denominator over the TRAINING part only
-
-The season m is found from the autocorrelation of the training part (:func:`detect_season`)
-unless given. :func:`recursive_forecast` is the one-step-rollout alternative to the direct head;
-:func:`forecast_future` forecasts past the end of the data.
+Each forecaster is scored with every metric of ``gru_core.metrics.METRICS`` (MAE, RMSE, sMAPE %,
+MASE) over all N*H values, in original units; the MASE denominator uses the TRAINING part only.
+:func:`recursive_forecast` is the one-step-rollout alternative to the direct head;
+:func:`forecast_future` forecasts past the end of the data; :func:`predictions_table` is the
+download of every forecast.
 """
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
+from gru_core._dates import future_dates
+from gru_core.baselines import (NAIVE_LABEL, SPLITS, detect_season, naive_forecast,  # noqa: F401
+                                seasonal_label, seasonal_naive_forecast, split_windows,
+                                target_values)
 from gru_core.errors import DataError
+from gru_core.metrics import METRICS, mae, mase, rmse, score, smape  # noqa: F401  (re-exported)
 
-SPLITS = ("train", "val", "test")
-METRIC_COLUMNS = ("MAE", "RMSE", "sMAPE %", "MASE")
-NAIVE_LABEL = "Naive (last value)"
+METRIC_COLUMNS = tuple(METRICS)          # ("MAE", "RMSE", "sMAPE %", "MASE"), the registry order
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def _split_windows(ds, split: str):
-    if split not in SPLITS:
-        raise DataError(f"Unknown split {split!r}: choose one of {', '.join(SPLITS)}.")
-    return getattr(ds, split)
-
-
-def _target(ds) -> np.ndarray:
-    """The target column in original units, (T,) float64."""
-    v = np.asarray(ds.series.values, dtype=np.float64)
-    return v[:, 0] if v.ndim == 2 else v
-
 
 def _model_device(model: torch.nn.Module) -> torch.device:
     p = next(model.parameters(), None)
@@ -94,144 +78,6 @@ def predict(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 1024) -> 
     return torch.cat(outs).numpy()  # (N, H)
 
 
-def detect_season(values: np.ndarray, max_lag: int = 400, threshold: float = 0.3,
-                  prominence: float = 0.1, relative: float = 0.8) -> int | None:
-    """Season length from the autocorrelation function, or None if there is no clear one.
-
-    The values are first detrended by removing their least-squares line (a trend would otherwise
-    make the acf decay so slowly that seasonal bumps are no local maxima), then
-    ``acf[k] = sum_t x_t x_{t+k} / sum_t x_t^2``. A *peak* is a lag k in
-    ``2..max_lag`` (and at most len/2) that is a local maximum (``acf[k-1] < acf[k] >= acf[k+1]``),
-    reaches ``threshold`` and stands at least ``prominence`` above the lowest acf value at lags
-    ``1..k-1`` (so the slow wobble of a trend or random walk does not count). The season is the
-    first peak that reaches ``relative`` times the highest peak: a small early bump (e.g. three
-    cycles of a weaker 13-step component inside a 50-step season) is passed over, while whole
-    multiples of the season (lower, as the acf decays) never win over the season itself.
-
-    Parameters
-    ----------
-    values : np.ndarray
-        (T,) the series to inspect -- pass the *training part* of the target only.
-    max_lag : int
-        Longest season considered.
-    """
-    x = np.asarray(values, dtype=np.float64).ravel()
-    x = x[np.isfinite(x)]
-    n = x.shape[0]
-    max_lag = min(int(max_lag), n // 2)
-    if max_lag < 2:
-        return None
-    t = np.arange(n, dtype=np.float64) - (n - 1) / 2.0                # centred time
-    xc = x - x.mean()
-    x = xc - t * (np.dot(t, xc) / np.dot(t, t))                     # remove the least-squares line
-    denom = float(np.dot(x, x))
-    if denom <= 1e-12 * float(np.dot(xc, xc)) or denom == 0.0:     # constant or a straight line
-        return None
-    nfft = 1 << (2 * n - 1).bit_length()                           # zero padding: linear, not circular
-    spec = np.fft.rfft(x, nfft)
-    acf = np.fft.irfft(spec * np.conj(spec), nfft)[:max_lag + 2] / denom  # (max_lag + 2,)
-    peaks = [k for k in range(2, max_lag + 1)
-             if acf[k] >= threshold and acf[k] > acf[k - 1] and acf[k] >= acf[k + 1]
-             and acf[k] - acf[1:k].min() >= prominence]
-    if not peaks:
-        return None
-    top = max(acf[k] for k in peaks)
-    return next(k for k in peaks if acf[k] >= relative * top)
-
-
-def naive_forecast(ds, split: str) -> np.ndarray:
-    """Last observed target value before each window's first target, repeated H times.
-
-    Returns
-    -------
-    np.ndarray
-        (N, H) float64, original units, on the same windows as the model.
-    """
-    w = _split_windows(ds, split)
-    L, H = ds.window.lookback, ds.window.horizon
-    y = _target(ds)
-    last = y[w.starts + L - 1]                      # (N,) value at the forecast origin
-    return np.repeat(last[:, None], H, axis=1)      # (N, H)
-
-
-def seasonal_naive_forecast(ds, split: str, season: int) -> np.ndarray:
-    """The value one season before each target step, using only values known at forecast time.
-
-    Target step j (0-based) of window i is at ``t = starts[i] + L + j``; its forecast is
-    ``y[t - m * ceil((j + 1) / m)]``: one season back for ``j < m``, whole seasons further back for
-    ``j >= m`` so that it never reaches past the forecast origin ``starts[i] + L - 1``.
-
-    Returns
-    -------
-    np.ndarray
-        (N, H) float64, original units, on the same windows as the model.
-
-    Raises
-    ------
-    DataError
-        ``season`` < 1, or longer than the history before the split's first window.
-    """
-    if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
-        raise DataError(f"The season length must be a whole number >= 1; got {season!r}.")
-    m = int(season)
-    w = _split_windows(ds, split)
-    L, H = ds.window.lookback, ds.window.horizon
-    y = _target(ds)
-    j = np.arange(H)                                              # (H,)
-    back = m * ((j + m) // m)                                     # (H,) = m * ceil((j+1)/m)
-    idx = w.starts[:, None] + L + j[None, :] - back[None, :]      # (N, H) source positions
-    if idx.size and idx.min() < 0:
-        raise DataError(f"A season of {m} steps reaches back before the start of the series for "
-                        f"the first {split} windows: choose a season of at most "
-                        f"{int(w.starts.min()) + L} steps, or evaluate a later split.")
-    return y[idx]
-
-
-# ----------------------------------------------------------------------------- metrics
-
-def _pair(y, p) -> tuple[np.ndarray, np.ndarray]:
-    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    if y.shape != p.shape:
-        raise DataError(f"Truth and forecast must have the same shape; got {y.shape} and {p.shape}.")
-    if y.size == 0:
-        raise DataError("No values to score: the split has no windows.")
-    return y, p
-
-
-def mae(y, p) -> float:
-    """Mean absolute error, ``mean |y - p|``."""
-    y, p = _pair(y, p)
-    return float(np.mean(np.abs(y - p)))
-
-
-def rmse(y, p) -> float:
-    """Root mean squared error, ``sqrt(mean (y - p)^2)``."""
-    y, p = _pair(y, p)
-    return float(np.sqrt(np.mean((y - p) ** 2)))
-
-
-def smape(y, p) -> float:
-    """Symmetric MAPE in percent, ``100 * mean(2 |y - p| / (|y| + |p|))``; a 0/0 term counts as 0."""
-    y, p = _pair(y, p)
-    num, den = 2.0 * np.abs(y - p), np.abs(y) + np.abs(p)
-    terms = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return float(100.0 * np.mean(terms))
-
-
-def mase(y, p, insample, season: int = 1) -> float:
-    """Mean absolute scaled error, ``MAE(y, p) / mean_t |x_t - x_{t-m}|`` over ``insample`` x.
-
-    ``insample`` is the training part of the target (never validation or test values); ``m`` is
-    the season (1 = plain naive). NaN if the in-sample seasonal-naive error is 0 (constant data).
-    """
-    x = np.asarray(insample, dtype=np.float64).ravel()
-    m = int(season)
-    if m < 1 or x.shape[0] <= m:
-        raise DataError(f"MASE needs more than {m} in-sample values for season {m}; got "
-                        f"{x.shape[0]}. Use a smaller season or a longer training part.")
-    scale = float(np.mean(np.abs(x[m:] - x[:-m])))
-    return mae(y, p) / scale if scale > 0 else math.nan
-
 
 # ----------------------------------------------------------------------------- evaluation
 
@@ -247,14 +93,15 @@ class Evaluation:
     season: int | None                 # season m used by the seasonal baseline
     starts: np.ndarray                 # (N,) first input step of each window
     target_index: np.ndarray           # (N, H) series positions of the targets
-    metrics: pd.DataFrame              # rows: model / naive / seasonal naive; cols MAE RMSE sMAPE % MASE
+    metrics: pd.DataFrame              # rows: model first, then the baselines; cols: METRICS order
     mase_season: int = 1               # m of the MASE denominator
     notes: list[str] = field(default_factory=list)   # e.g. why the seasonal baseline is missing
+    insample: np.ndarray | None = None  # (T_train,) training part of the target (MASE scale)
 
-
-def _metric_row(y, p, insample, m) -> dict[str, float]:
-    return {"MAE": mae(y, p), "RMSE": rmse(y, p), "sMAPE %": smape(y, p),
-            "MASE": mase(y, p, insample, m)}
+    def forecasts(self) -> dict[str, np.ndarray]:
+        """Metrics-table row name -> its (N, H) forecasts, model first (same order as ``metrics``)."""
+        arrays = [self.y_pred, self.naive] + ([self.seasonal] if self.seasonal is not None else [])
+        return dict(zip(self.metrics.index, arrays))
 
 
 def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evaluation:
@@ -275,12 +122,12 @@ def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evalu
         Metrics rows are the cell name in capitals (e.g. ``"GRU"``), ``"Naive (last value)"`` and
         ``"Seasonal naive (m=12)"`` (if a season is known and fits the history).
     """
-    w = _split_windows(ds, split)
+    w = split_windows(ds, split)
     if len(w.starts) == 0:
         raise DataError(f"The {split} split has no windows: use a longer series or a larger "
                         f"{split} fraction.")
     L, H = ds.window.lookback, ds.window.horizon
-    y = _target(ds)
+    y = target_values(ds)
     train = y[:ds.bounds[0]]                                          # in-sample for MASE / season
     notes: list[str] = []
 
@@ -309,14 +156,15 @@ def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evalu
         notes.append(f"The training part is too short for a season-{m} MASE scale: used m=1.")
         m = 1
 
-    rows = {_model_label(model): _metric_row(y_true, y_pred, train, m),
-            NAIVE_LABEL: _metric_row(y_true, naive, train, m)}
+    rows = {_model_label(model): score(y_true, y_pred, train, m),
+            NAIVE_LABEL: score(y_true, naive, train, m)}
     if seasonal is not None:
-        rows[f"Seasonal naive (m={int(season)})"] = _metric_row(y_true, seasonal, train, m)
+        rows[seasonal_label(season)] = score(y_true, seasonal, train, m)
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(METRIC_COLUMNS)]
     return Evaluation(split=split, y_true=y_true, y_pred=y_pred, naive=naive, seasonal=seasonal,
                       season=int(season) if season else None, starts=w.starts.copy(),
-                      target_index=target_index, metrics=metrics, mase_season=m, notes=notes)
+                      target_index=target_index, metrics=metrics, mase_season=m, notes=notes,
+                      insample=train.copy())
 
 
 @torch.no_grad()
@@ -337,7 +185,7 @@ def recursive_forecast(model, ds, split: str = "test", batch_size: int = 1024) -
     DataError
         For a dataset with input columns besides the target.
     """
-    w = _split_windows(ds, split)
+    w = split_windows(ds, split)
     N, L, C = w.X.shape
     if C != 1:
         raise DataError("Recursive forecasting feeds the model's own forecasts back in, which works "
@@ -360,23 +208,6 @@ def recursive_forecast(model, ds, split: str = "test", batch_size: int = 1024) -
     return np.asarray(ds.scaler.inverse_target(out), dtype=np.float64)
 
 
-def _future_index(index, T: int, steps: int) -> pd.Index:
-    """Dates continued at the inferred frequency for a DatetimeIndex, else positions T, T+1, ..."""
-    name = getattr(index, "name", None)
-    if isinstance(index, pd.DatetimeIndex) and len(index) >= 3:
-        freq = index.freq
-        if freq is None:
-            try:
-                with warnings.catch_warnings():   # pandas 3 warns that infer_freq's type will change
-                    warnings.simplefilter("ignore")
-                    freq = pd.infer_freq(index)
-            except (TypeError, ValueError):
-                freq = None
-        if freq is not None:
-            return pd.date_range(index[-1], periods=steps + 1, freq=freq, name=name)[1:]
-    return pd.RangeIndex(T, T + steps, name=name)
-
-
 def forecast_future(model, ds, steps: int | None = None) -> pd.DataFrame:
     """Forecast past the end of the data from its last L points (direct H-step head).
 
@@ -388,8 +219,11 @@ def forecast_future(model, ds, steps: int | None = None) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        Index: the future dates (continued at ``pd.infer_freq`` of a DatetimeIndex) or integer
-        positions T..T+steps-1. Columns ``step`` (1..steps) and ``forecast`` (original units).
+        Index: the future dates of a dated series (see ``gru_core._dates.future_dates``: the
+        frequency pandas names, else that of the regular stretches between gaps, else the median
+        step) or integer positions T..T+steps-1. Columns ``step`` (1..steps) and ``forecast``
+        (original units). ``attrs["note"]`` says how the dates were continued when pandas could
+        not name the frequency (None otherwise).
     """
     L, H = ds.window.lookback, ds.window.horizon
     steps = H if steps is None else steps
@@ -400,5 +234,40 @@ def forecast_future(model, ds, steps: int | None = None) -> pd.DataFrame:
     x = ds.scaled[T - L:][None]                                     # (1, L, C)
     p = predict(model, x)[0].astype(np.float64)                     # (H,) scaled
     values = np.asarray(ds.scaler.inverse_target(p), dtype=np.float64)[:steps]
-    index = _future_index(getattr(ds.series, "index", None), T, int(steps))
-    return pd.DataFrame({"step": np.arange(1, steps + 1), "forecast": values}, index=index)
+    index, note = None, None
+    dates = getattr(ds.series, "index", None)
+    if isinstance(dates, pd.DatetimeIndex):
+        index, note = future_dates(dates, int(steps))
+    if index is None:
+        index = pd.RangeIndex(T, T + steps, name=getattr(dates, "name", None))
+    out = pd.DataFrame({"step": np.arange(1, steps + 1), "forecast": values}, index=index)
+    out.attrs["note"] = note
+    return out
+
+
+# ----------------------------------------------------------------------------- the download
+
+def predictions_table(ev: Evaluation, ds) -> pd.DataFrame:
+    """One row per (window, horizon step): where it starts, what it forecasts, actual and baselines.
+
+    Columns: ``window_start_position`` (+ ``window_start_date``), ``horizon_step`` (1..H),
+    ``target_position`` (+ ``target_date``), ``actual``, ``predicted``, ``naive`` and, when the
+    evaluation has one, ``seasonal_naive`` -- all values in the data's units. Rows are window by
+    window, steps 1..H within each (row ``i * H + j`` is window i, step j + 1).
+    """
+    N, H = ev.y_true.shape
+    index = getattr(ds.series, "index", None)
+    dated = isinstance(index, pd.DatetimeIndex)
+    cols: dict = {"window_start_position": np.repeat(ev.starts, H)}            # (N*H,)
+    if dated:
+        cols["window_start_date"] = np.asarray(index)[cols["window_start_position"]]
+    cols["horizon_step"] = np.tile(np.arange(1, H + 1), N)
+    cols["target_position"] = ev.target_index.reshape(-1)
+    if dated:
+        cols["target_date"] = np.asarray(index)[cols["target_position"]]
+    cols["actual"] = ev.y_true.reshape(-1)
+    cols["predicted"] = ev.y_pred.reshape(-1)
+    cols["naive"] = ev.naive.reshape(-1)
+    if ev.seasonal is not None:
+        cols["seasonal_naive"] = ev.seasonal.reshape(-1)
+    return pd.DataFrame(cols)

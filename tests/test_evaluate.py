@@ -10,9 +10,10 @@ from torch import nn
 
 from gru_core.data import series_from_array
 from gru_core.errors import DataError
-from gru_core.evaluate import (Evaluation, detect_season, evaluate, forecast_future, mae, mase,
-                               naive_forecast, predict, recursive_forecast, rmse,
-                               seasonal_naive_forecast, smape)
+from gru_core.evaluate import (METRIC_COLUMNS, Evaluation, detect_season, evaluate, forecast_future,
+                               mae, mase, naive_forecast, predict, predictions_table,
+                               recursive_forecast, rmse, seasonal_naive_forecast, smape)
+from gru_core.metrics import METRICS
 from gru_core.model import Forecaster, ModelConfig
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset
 
@@ -34,6 +35,21 @@ class SeasonalCopy(nn.Module):
 
     def forward(self, x):                            # (B, L, C) -> (B, H)
         return x[:, self.idx, 0]
+
+
+class LinearAR(nn.Module):
+    """A fixed linear autoregression: step j = w_j . x (last L inputs) + b_j, weights from a seed."""
+
+    def __init__(self, lookback, horizon, seed=0):
+        super().__init__()
+        self.cfg = ModelConfig(hidden_size=1, num_layers=1, horizon=horizon)
+        g = torch.Generator().manual_seed(seed)
+        w = torch.rand(horizon, lookback, generator=g, dtype=torch.float64)
+        self.w = nn.Parameter(w / w.sum(dim=1, keepdim=True))           # (H, L) rows sum to 1
+        self.b = nn.Parameter(0.05 * torch.randn(horizon, generator=g, dtype=torch.float64))
+
+    def forward(self, x):                            # (B, L, 1) -> (B, H)
+        return (x[:, :, 0].double() @ self.w.T + self.b).float()
 
 
 class Oracle(nn.Module):
@@ -192,15 +208,91 @@ def test_predict_batches_and_mode():
     assert model.training                              # mode restored
 
 
-def test_recursive_forecast():
-    ds = make_dataset(series_from_array(periodic(300)), WindowConfig(24, 12))
-    rec = recursive_forecast(SeasonalCopy(24, 12), ds, "test")
-    ev = evaluate(SeasonalCopy(24, 12), ds, "test")
-    assert rec.shape == ev.y_true.shape
-    np.testing.assert_allclose(rec, ev.y_true, atol=1e-4)
+def test_recursive_forecast_feeds_back_its_own_forecasts_not_the_actuals():
+    """On trend + noise a rollout that peeked at actual values would differ from this loop."""
+    rng = np.random.default_rng(0)
+    y = 0.05 * np.arange(300) + rng.standard_normal(300)
+    L, H = 16, 6
+    ds = make_dataset(series_from_array(y), WindowConfig(L, H))
+    model = LinearAR(L, H)
+    rec = recursive_forecast(model, ds, "test", batch_size=5)
+    # the rollout, by hand: scale with the training mean/std, w_0 . x + b_0, append, repeat
+    mu, sd = y[:ds.bounds[0]].mean(), y[:ds.bounds[0]].std()
+    w0, b0 = model.w.detach().numpy()[0], float(model.b.detach()[0])
+    want = np.zeros((len(ds.test), H))
+    for i, s in enumerate(ds.test.starts):
+        x = list((y[s:s + L] - mu) / sd)
+        for j in range(H):
+            step1 = float(np.float32(np.dot(w0, x[-L:]) + b0))  # the model returns float32
+            want[i, j] = step1 * sd + mu
+            x.append(step1)
+    np.testing.assert_allclose(rec, want, rtol=1e-5, atol=1e-5)
+    # a rollout that fed back the actual values instead (teacher forcing) is measurably different
+    peek = np.zeros_like(want)
+    for i, s in enumerate(ds.test.starts):
+        for j in range(H):
+            x = (y[s + j:s + j + L] - mu) / sd
+            peek[i, j] = (np.dot(w0, x) + b0) * sd + mu
+    assert np.abs(rec - peek)[:, 1:].mean() > 0.05
     two = series_from_array(np.stack([periodic(300), np.arange(300.0)], axis=1))
     with pytest.raises(DataError, match="future values"):
         recursive_forecast(SeasonalCopy(24, 12), make_dataset(two, WindowConfig(24, 12)))
+
+
+def test_metrics_table_by_hand():
+    """Every cell of the table against formulas and a model call written here."""
+    rng = np.random.default_rng(3)
+    y = 20 + 5 * np.sin(2 * np.pi * np.arange(260) / 12) + rng.standard_normal(260)
+    L, H = 24, 6
+    ds = make_dataset(series_from_array(y), WindowConfig(L, H))
+    torch.manual_seed(1)
+    model = Forecaster(ModelConfig(hidden_size=6, num_layers=1, horizon=H)).eval()
+    ev = evaluate(model, ds, "test", season=12)
+    assert list(ev.metrics.columns) == list(METRICS) == list(METRIC_COLUMNS)
+    train = y[:ds.bounds[0]]
+    mu, sd = train.mean(), train.std()
+    starts = ds.test.starts
+    X = torch.tensor(np.stack([(y[s:s + L] - mu) / sd for s in starts])[:, :, None], dtype=torch.float32)
+    with torch.no_grad():
+        p = model(X).double().numpy() * sd + mu                              # (N, H) data units
+    truth = np.stack([y[s + L:s + L + H] for s in starts])
+    naive = np.stack([np.full(H, y[s + L - 1]) for s in starts])
+    seasonal = np.stack([[y[s + L + j - 12] for j in range(H)] for s in starts])
+    scale = np.mean(np.abs(train[12:] - train[:-12]))
+    for row, f in (("GRU", p), ("Naive (last value)", naive), ("Seasonal naive (m=12)", seasonal)):
+        e = truth - f
+        assert ev.metrics.loc[row, "MAE"] == pytest.approx(np.mean(np.abs(e)), rel=1e-5)
+        assert ev.metrics.loc[row, "RMSE"] == pytest.approx(np.sqrt(np.mean(e ** 2)), rel=1e-5)
+        assert ev.metrics.loc[row, "sMAPE %"] == pytest.approx(
+            100 * np.mean(2 * np.abs(e) / (np.abs(truth) + np.abs(f))), rel=1e-5)
+        assert ev.metrics.loc[row, "MASE"] == pytest.approx(np.mean(np.abs(e)) / scale, rel=1e-5)
+    np.testing.assert_allclose(ev.insample, train, rtol=1e-6)    # the series stores float32
+
+
+def test_predictions_table_rows_by_hand():
+    dates = pd.date_range("2000-01-01", periods=200, freq="MS", name="month")
+    ds = make_dataset(series_from_array(periodic(200) * 3 + 1, index=dates), WindowConfig(24, 4))
+    ev = evaluate(SeasonalCopy(24, 4), ds, "test")
+    df = predictions_table(ev, ds)
+    N, H = ev.y_true.shape
+    assert len(df) == N * H
+    assert list(df.columns) == ["window_start_position", "window_start_date", "horizon_step",
+                                "target_position", "target_date", "actual", "predicted", "naive",
+                                "seasonal_naive"]
+    y = periodic(200) * 3 + 1
+    for i, j in ((0, 0), (1, 2), (N - 1, H - 1)):
+        row = df.iloc[i * H + j]
+        s = ds.test.starts[i]
+        assert row["window_start_position"] == s and row["window_start_date"] == dates[s]
+        assert row["horizon_step"] == j + 1
+        assert row["target_position"] == s + 24 + j and row["target_date"] == dates[s + 24 + j]
+        assert row["actual"] == y[s + 24 + j] and row["naive"] == y[s + 23]
+        assert row["seasonal_naive"] == y[s + 24 + j - 12]
+        assert row["predicted"] == pytest.approx(y[s + 24 + j], abs=1e-4)   # the perfect copy
+    plain = make_dataset(series_from_array(y), WindowConfig(24, 4))
+    cols = predictions_table(evaluate(SeasonalCopy(24, 4), plain, "test", season=0), plain).columns
+    assert list(cols) == ["window_start_position", "horizon_step", "target_position", "actual",
+                          "predicted", "naive"]
 
 
 def test_forecast_future_positions_and_dates():
@@ -218,4 +310,4 @@ def test_forecast_future_positions_and_dates():
     ds = make_dataset(series_from_array(y, index=dates), WindowConfig(24, 12))
     fut = forecast_future(SeasonalCopy(24, 12), ds, steps=3)
     assert list(fut.index) == list(pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01"]))
-    assert fut.index.name == "month"
+    assert fut.index.name == "month" and fut.attrs["note"] is None

@@ -1,8 +1,12 @@
 """The Forecast page in AppTest: no model, a trained model, downloads and model bundles."""
 from __future__ import annotations
 
+import base64
+import json
 import random
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -18,6 +22,42 @@ from apptest_helpers import assert_no_failures, open_page
 
 PAGE = "pages/forecast.py"
 UPLOAD_KEY = "fc_bundle_upload"
+L, H = 24, 12
+
+
+def by_hand(job, split="test"):
+    """MAE of the model and both baselines, computed here from the raw series and the weights.
+
+    Windows, scaling (mean / population std of the training part) and the inverse scaling are
+    written out here; only the model's forward pass is shared with the app.
+    """
+    ds = job.dataset
+    y = np.asarray(ds.series.values, dtype=np.float64)[:, 0]
+    train_end, val_end = round(len(y) * 0.7), round(len(y) * 0.85)
+    mu, sd = y[:train_end].mean(), y[:train_end].std()
+    first = (train_end if split == "val" else val_end) - L
+    last = (val_end if split == "val" else len(y)) - L - H
+    starts = np.arange(first, last + 1)
+    X = torch.tensor(np.stack([(y[s:s + L] - mu) / sd for s in starts])[:, :, None], dtype=torch.float32)
+    job.run.model.eval()
+    with torch.no_grad():
+        pred = job.run.model(X).double().numpy() * sd + mu                  # (N, H) passengers
+    truth = np.stack([y[s + L:s + L + H] for s in starts])
+    naive = np.repeat(y[starts + L - 1][:, None], H, axis=1)
+    seasonal = np.stack([[y[s + L + j - 12] for j in range(H)] for s in starts])   # m = 12, H = 12
+    return {"GRU": np.abs(truth - pred), "Naive (last value)": np.abs(truth - naive),
+            "Seasonal naive (m=12)": np.abs(truth - seasonal)}
+
+
+def values(v) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or a typed array {"dtype": "f4", "bdata": base64}."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).astype(float)
+    return np.asarray(v, dtype=float)
+
+
+def figures(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
 @pytest.fixture(scope="module")
@@ -42,45 +82,71 @@ def test_no_model_explains_what_to_do():
     assert not at.get("plotly_chart")
 
 
-def test_trained_model_shows_charts_metrics_and_downloads(job):
+def verdict_text(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("On the "))
+
+
+def test_trained_model_scores_and_verdict_match_a_hand_computation(job):
     at = open_page(PAGE, job)
     assert_no_failures(at)
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 6       # step, residuals x2, window, direct vs recursive, future
-    table = at.dataframe[0].value
-    assert list(table["forecaster"][:2]) == ["GRU", "Naive (last value)"]
-    assert {"MAE", "RMSE", "sMAPE %", "MASE"} <= set(table.columns)
-    assert any("naive baseline" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 6    # step, residuals x2, window, direct vs recursive, future
+    table = at.dataframe[0].value.set_index("forecaster")
+    errors = by_hand(job)
+    assert list(table.index) == list(errors)
+    assert list(table.columns) == ["MAE", "RMSE", "sMAPE %", "MASE"]
+    for row, e in errors.items():
+        assert table.loc[row, "MAE"] == pytest.approx(e.mean(), rel=1e-4)
+        assert table.loc[row, "RMSE"] == pytest.approx(np.sqrt((e ** 2).mean()), rel=1e-4)
+    # the verdict names the best baseline (by hand) and says beats / does not beat accordingly
+    best = min(["Naive (last value)", "Seasonal naive (m=12)"], key=lambda r: errors[r].mean())
+    text = verdict_text(at)
+    assert f"best baseline**, {best}" in text
+    pct = abs(errors["GRU"].mean() - errors[best].mean()) / errors[best].mean() * 100
+    assert f"{pct:.0f}%" in text
+    assert ("**beats" in text) == (errors["GRU"].mean() < errors[best].mean() * 0.995)
+    # step 1 caption: every forecaster's MAE at that step, by hand
+    step1 = next(c.value for c in at.caption if c.value.startswith("Step 1, MAE"))
+    for row, e in errors.items():
+        assert f"{row} {e[:, 0].mean():.3f}" in step1
+    best_metric = next(m for m in at.metric if m.label.startswith("Best baseline MAE"))
+    assert best_metric.value == f"{errors[best].mean():.3f}"
     labels = [d.proto.label for d in at.get("download_button")]
     assert any("Predictions" in lab for lab in labels) and any("bundle" in lab for lab in labels)
 
-    # validation scores too, and moving the sliders redraws without errors
+
+def test_future_is_dated_monthly_after_the_last_month(job):
+    at = open_page(PAGE, job)
+    fig = next(f for f in figures(at) if "past the end" in f["layout"]["title"]["text"])
+    future = next(tr for tr in fig["data"] if "past the end" in tr.get("name", ""))
+    dates = pd.to_datetime(future["x"])
+    assert list(dates) == list(pd.date_range("1961-01-01", periods=H, freq="MS"))
+    # the forecast values are the model's on the last 24 points, scaled by hand
+    y = np.asarray(job.dataset.series.values, dtype=np.float64)[:, 0]
+    mu, sd = y[:round(len(y) * 0.7)].mean(), y[:round(len(y) * 0.7)].std()
+    x = torch.tensor((y[-L:] - mu) / sd, dtype=torch.float32)[None, :, None]
+    with torch.no_grad():
+        want = job.run.model.eval()(x)[0].double().numpy() * sd + mu
+    np.testing.assert_allclose(values(future["y"]), want, rtol=1e-4)
+
+
+def test_validation_split_metric_choice_and_sliders(job):
+    at = open_page(PAGE, job)
     at.segmented_control(key="fc_split").set_value("val")
+    at.segmented_control(key="fc_metric").set_value("RMSE")
     at.run()
     assert_no_failures(at)
-    assert any("validation windows" in m.value for m in at.markdown)
+    text = verdict_text(at)
+    assert text.startswith("On the validation windows") and "RMSE" in text
+    table = at.dataframe[0].value.set_index("forecaster")
+    for row, e in by_hand(job, "val").items():
+        assert table.loc[row, "MAE"] == pytest.approx(e.mean(), rel=1e-4)
     at.slider(key="fc_step").set_value(12)
     at.run()
+    step12 = next(c.value for c in at.caption if c.value.startswith("Step 12, MAE"))
+    assert f"GRU {by_hand(job, 'val')['GRU'][:, 11].mean():.3f}" in step12
     at.slider(key="fc_window").set_value(3)
     at.run()
     assert_no_failures(at)
-
-
-def test_predictions_table_columns(job):
-    from gru_core.evaluate import evaluate
-    from ui.runs import predictions_table
-
-    ev = evaluate(job.run.model, job.dataset, "test")
-    df = predictions_table(ev, job.dataset)
-    N, H = ev.y_true.shape
-    assert len(df) == N * H
-    assert list(df.columns[:6]) == ["window_start_position", "window_start_date", "horizon_step",
-                                    "target_position", "target_date", "actual"]
-    assert {"predicted", "naive"} <= set(df.columns)
-    row = df.iloc[H + 2]                                   # window 1, step 3
-    assert row["horizon_step"] == 3
-    assert row["target_position"] == ev.starts[1] + 24 + 2
-    assert row["actual"] == pytest.approx(ev.y_true[1, 2])
 
 
 def test_bad_bundle_shows_an_error_and_keeps_the_model(job):

@@ -204,9 +204,17 @@ def test_scaler_is_fitted_on_training_part_only():
     values = np.random.default_rng(0).normal(size=(T, 2))
     ds = make_dataset(make_series(values), WindowConfig(10, 2))
     train_end = ds.bounds[0]
-    expected = Scaler("standard").fit(values[:train_end].astype(np.float32))
-    np.testing.assert_allclose(ds.scaler.center, expected.center)
-    np.testing.assert_allclose(ds.scaler.scale, expected.scale)
+    assert train_end == round(T * 0.7)                        # the default split, by hand
+    part = values[:train_end].astype(np.float32).astype(np.float64)   # the series stores float32
+    mean = part.sum(axis=0) / train_end                       # by hand, not with Scaler
+    std = np.sqrt(((part - mean) ** 2).sum(axis=0) / train_end)   # population std (ddof 0)
+    np.testing.assert_allclose(ds.scaler.center, mean, rtol=1e-10)
+    np.testing.assert_allclose(ds.scaler.scale, std, rtol=1e-10)
+    whole = values.astype(np.float32).astype(np.float64)
+    assert not np.allclose(ds.scaler.center, whole.mean(axis=0), rtol=1e-3)   # not the whole series
+    mm = make_dataset(make_series(values), WindowConfig(10, 2), scaler="minmax").scaler
+    np.testing.assert_allclose(mm.center, part.min(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(mm.scale, part.max(axis=0) - part.min(axis=0), rtol=1e-10)
     changed = values.copy()
     changed[train_end:] = 1e6                                 # the future must not move the scaler
     ds2 = make_dataset(make_series(changed), WindowConfig(10, 2))
