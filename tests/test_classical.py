@@ -117,3 +117,20 @@ def test_errors(fit90):
     fit = fit90
     with pytest.raises(DataError, match="reach past the data"):
         ets_forecast(fit, seasonal_series(), [135], 8)
+
+
+def test_evaluate_reports_ets_beside_the_naive_baselines():
+    import torch
+
+    from gru_core.evaluate import evaluate
+    from gru_core.metrics import mae
+    from gru_core.model import Forecaster, ModelConfig
+    y = seasonal_series()
+    ds = make_dataset(series_from_array(y), WindowConfig(14, 5), SplitConfig(0.6, 0.2, 0.2))
+    torch.manual_seed(0)
+    ev = evaluate(Forecaster(ModelConfig(hidden_size=4, horizon=5)), ds, "test", season=M)
+    (label,) = [r for r in ev.metrics.index if r.startswith("ETS(")]
+    assert list(ev.metrics.index)[-1] == label
+    pred, _ = ets_windows(ds, "test", season=M)
+    np.testing.assert_allclose(ev.forecasts()[label], pred)
+    assert ev.metrics.loc[label, "MAE"] == pytest.approx(mae(ev.y_true, pred))

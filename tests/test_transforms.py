@@ -198,3 +198,44 @@ def test_window_norm_default_is_unchanged_and_validated():
         torch.testing.assert_close(model(x), model.head(model.encode(x)), rtol=0, atol=0)
     with pytest.raises(DataError, match="Unknown window_norm"):
         ModelConfig(window_norm="revin").validate()
+
+
+# ----------------------------------------------------------------------------- wired into evaluate
+
+class _TrueTargets(torch.nn.Module):
+    """Returns the true scaled (transformed) targets of the windows, in predict's order."""
+
+    def __init__(self, Y):
+        super().__init__()
+        self.cfg = ModelConfig(horizon=Y.shape[1])
+        self.Y, self.pos = Y, 0
+
+    def forward(self, x):                                            # (B, L, C) -> (B, H)
+        out = self.Y[self.pos:self.pos + x.shape[0]]
+        self.pos += x.shape[0]
+        return out
+
+
+@pytest.mark.parametrize("key", ["log", "diff", "seasonal_diff", "log_diff"])
+def test_evaluate_undoes_the_transform(key):
+    """A model that forecasts the true transformed targets scores 0 in data units; naive does not."""
+    from gru_core.evaluate import evaluate, forecast_future
+    v = trending()
+    ds = make_dataset(series_from_array(v, ["y", "x"]), WindowConfig(24, 6), transform=key, season=12)
+    ev = evaluate(_TrueTargets(ds.test.Y), ds, "test", season=12, classical=False)
+    np.testing.assert_allclose(ev.y_pred, v[ev.target_index, 0], rtol=1e-4)
+    assert ev.metrics.loc["GRU", "MAE"] < 1e-2 * ev.metrics.loc["Naive (last value)", "MAE"]
+    # past the end: the last window's forecast starts from the last value, in data units
+    torch.manual_seed(0)
+    model = Forecaster(ModelConfig(input_size=2, hidden_size=4, horizon=6))
+    fut = forecast_future(model, ds)
+    from gru_core.evaluate import predict
+    z = ds.scaler.inverse_target(predict(model, ds.scaled[-24:][None]).astype(np.float64))[0]
+    u = np.log(v[:, 0]) if ds.transform.log_cols[0] else v[:, 0]
+    d = ds.transform.lag
+    expect = list(u)
+    for j in range(6):                                               # the inverse, written out
+        expect.append((expect[-d] if d else 0.0) + z[j])
+    expect = np.array(expect[-6:])
+    np.testing.assert_allclose(fut["forecast"], np.exp(expect) if ds.transform.log_cols[0] else expect,
+                               rtol=1e-5)
