@@ -270,3 +270,35 @@ def inverse_at(pred_scaled, ds, origins) -> np.ndarray:
     y = np.asarray(ds.series.values, dtype=np.float64)
     y = y[:, 0] if y.ndim == 2 else y
     return ft.inverse(z, origins, y)
+
+
+def range_warning(values, train_end: int, val_end: int) -> str | None:
+    """A warning when the validation or test target leaves the training range, else None.
+
+    A plain scaled network cannot forecast a level it never saw, so this names the gap (how far
+    above the training maximum or below its minimum, in data units and in training ranges) and
+    points at the transforms. It only reports; nothing is fitted on what it reads.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    y = v[:, 0] if v.ndim == 2 else v
+    train = y[:int(train_end)]
+    if train.size == 0:
+        return None
+    lo, hi = float(train.min()), float(train.max())
+    width = hi - lo if hi > lo else 1.0
+    parts = []
+    for name, part in (("validation", y[int(train_end):int(val_end)]), ("test", y[int(val_end):])):
+        if part.size == 0:
+            continue
+        above, below = float(part.max()) - hi, lo - float(part.min())
+        if above > 0:
+            parts.append(f"the {name} part reaches {above:.4g} above the training maximum "
+                         f"({above / width:.0%} of the training range)")
+        if below > 0:
+            parts.append(f"the {name} part reaches {below:.4g} below the training minimum "
+                         f"({below / width:.0%} of the training range)")
+    if not parts:
+        return None
+    return ("Outside the training range: " + "; ".join(parts) + ". A network trained on scaled levels "
+            "cannot forecast levels it never saw; choose a transform (first difference, seasonal "
+            "difference or per-window normalisation), or leave it on 'auto'.")

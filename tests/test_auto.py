@@ -65,3 +65,12 @@ def test_window_transform_trains_a_window_norm_model():
     f = fit_candidate(series_from_array(rising()), TINY, "window")
     assert f.model.cfg.window_norm == "last"
     assert f.val_pred.shape == f.val_true.shape
+
+
+def test_multivariate_inputs_keep_working():
+    y = rising()
+    x = 5 + 0.1 * np.arange(len(y))                                   # a trending, positive input
+    res = choose(series_from_array(np.stack([y, x], axis=1), ["y", "x"]), TINY, season=12,
+                 transforms=["log_window", "diff"], lookbacks=[])
+    assert res.best.ds.scaled.shape[1] == 2 and res.best.model.cfg.input_size == 2
+    assert res.best.val_pred.shape == res.best.val_true.shape

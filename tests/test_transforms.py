@@ -239,3 +239,14 @@ def test_evaluate_undoes_the_transform(key):
     expect = np.array(expect[-6:])
     np.testing.assert_allclose(fut["forecast"], np.exp(expect) if ds.transform.log_cols[0] else expect,
                                rtol=1e-5)
+
+
+def test_range_warning_names_the_gap():
+    from gru_core.transforms import range_warning
+    y = np.concatenate([np.linspace(0, 10, 70), np.linspace(10, 12, 15), np.linspace(12, 15, 15)])
+    text = range_warning(y, 70, 85)
+    assert "validation part reaches 2 above the training maximum (20% of the training range)" in text
+    assert "test part reaches 5 above" in text and "per-window normalisation" in text
+    assert range_warning(np.sin(np.arange(100)), 70, 85) is None
+    low = -y
+    assert "below the training minimum" in range_warning(low, 70, 85)
