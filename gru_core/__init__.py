@@ -34,6 +34,8 @@ from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
 from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.verdict import best_baseline, steps_where_model_wins, verdict
+from gru_core.transforms import (TRANSFORMS, FittedTransform, Transform, fit_transform,
+                                 inverse_windows, range_warning)
 from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Windows, make_dataset,
                               min_length)
 
@@ -53,5 +55,6 @@ __all__ = [
     "GENERATORS", "Generator", "Param", "generate",
     "CELLS", "Forecaster", "ModelConfig", "init_weights",
     "ForecastTask", "Progress", "Task", "TrainConfig", "TrainingRun", "device_report", "resolve_device",
+    "TRANSFORMS", "FittedTransform", "Transform", "fit_transform", "inverse_windows", "range_warning",
     "Dataset", "Scaler", "SplitConfig", "WindowConfig", "Windows", "make_dataset", "min_length",
 ]

@@ -5,9 +5,10 @@ forecast origin of window i is the last input step ``o_i = starts[i] + L - 1`` a
 (0-based) sits at series position ``o_i + 1 + j``. Every forecaster may use the series only up to
 ``o_i``:
 
-    model            y_hat[i, j] = inverse_scale(model(X[i]))[j]                     direct H-step
+    model            y_hat[i, j] = inverse(model(X[i]))[j]    unscaled, transform undone (gru_core.transforms)
     naive            y_hat[i, j] = y[o_i]                                             (gru_core.baselines)
     seasonal naive   y_hat[i, j] = y[o_i + 1 + j - m * ceil((j + 1) / m)]             season m
+    ETS              fitted on the training part, filtered through o_i                (gru_core.classical)
 
 Each forecaster is scored with every metric of ``gru_core.metrics.METRICS`` (MAE, RMSE, sMAPE %,
 MASE) over all N*H values, in original units; the MASE denominator uses the TRAINING part only.
@@ -24,9 +25,11 @@ import pandas as pd
 import torch
 
 from gru_core._dates import future_dates
+from gru_core.transforms import inverse_at, inverse_windows
 from gru_core.baselines import (NAIVE_LABEL, SPLITS, detect_season, naive_forecast,  # noqa: F401
                                 seasonal_label, seasonal_naive_forecast, split_windows,
                                 target_values)
+from gru_core.classical import ets_windows
 from gru_core.errors import DataError
 from gru_core.metrics import METRICS, mae, mase, rmse, score, smape  # noqa: F401  (re-exported)
 
@@ -97,15 +100,18 @@ class Evaluation:
     mase_season: int = 1               # m of the MASE denominator
     notes: list[str] = field(default_factory=list)   # e.g. why the seasonal baseline is missing
     insample: np.ndarray | None = None  # (T_train,) training part of the target (MASE scale)
+    classical: dict = field(default_factory=dict)   # row name (e.g. "ETS(A,Ad,M)") -> (N, H) forecasts
 
     def forecasts(self) -> dict[str, np.ndarray]:
         """Metrics-table row name -> its (N, H) forecasts, model first (same order as ``metrics``)."""
         arrays = [self.y_pred, self.naive] + ([self.seasonal] if self.seasonal is not None else [])
+        arrays += list(self.classical.values())
         return dict(zip(self.metrics.index, arrays))
 
 
-def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evaluation:
-    """Score ``model`` and the naive baselines on the windows of ``split``.
+def evaluate(model, ds, split: str = "test", season: int | None = None,
+             classical: bool = True) -> Evaluation:
+    """Score ``model``, the naive baselines and ETS on the windows of ``split``.
 
     Parameters
     ----------
@@ -115,12 +121,16 @@ def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evalu
     season : int, optional
         Season m for the seasonal-naive baseline and MASE. None: detected from the training part
         (:func:`detect_season`); 0: no seasonal baseline.
+    classical : bool
+        Also score the ETS rival (``gru_core.classical``; fitted on the training part, a second
+        or two), as the last row.
 
     Returns
     -------
     Evaluation
-        Metrics rows are the cell name in capitals (e.g. ``"GRU"``), ``"Naive (last value)"`` and
-        ``"Seasonal naive (m=12)"`` (if a season is known and fits the history).
+        Metrics rows are the cell name in capitals (e.g. ``"GRU"``), ``"Naive (last value)"``,
+        ``"Seasonal naive (m=12)"`` (if a season is known and fits the history) and the ETS model
+        (e.g. ``"ETS(A,Ad,M)"``).
     """
     w = split_windows(ds, split)
     if len(w.starts) == 0:
@@ -134,7 +144,7 @@ def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evalu
     target_index = w.starts[:, None] + L + np.arange(H)[None, :]     # (N, H)
     y_true = y[target_index]                                          # (N, H) original units
     p_scaled = predict(model, w.X).astype(np.float64)                 # (N, H) scaled
-    y_pred = np.asarray(ds.scaler.inverse_target(p_scaled), dtype=np.float64)
+    y_pred = inverse_windows(p_scaled, ds, split)                    # unscaled, transform undone
     naive = naive_forecast(ds, split)
 
     if season is None:
@@ -160,11 +170,19 @@ def evaluate(model, ds, split: str = "test", season: int | None = None) -> Evalu
             NAIVE_LABEL: score(y_true, naive, train, m)}
     if seasonal is not None:
         rows[seasonal_label(season)] = score(y_true, seasonal, train, m)
+    extra = {}
+    if classical:
+        try:
+            pred, fit = ets_windows(ds, split, season=int(season) if season else None)
+            extra[fit.label] = pred
+            rows[fit.label] = score(y_true, pred, train, m)
+        except DataError as e:
+            notes.append(f"ETS baseline skipped: {e}")
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(METRIC_COLUMNS)]
     return Evaluation(split=split, y_true=y_true, y_pred=y_pred, naive=naive, seasonal=seasonal,
                       season=int(season) if season else None, starts=w.starts.copy(),
                       target_index=target_index, metrics=metrics, mase_season=m, notes=notes,
-                      insample=train.copy())
+                      insample=train.copy(), classical=extra)
 
 
 @torch.no_grad()
@@ -192,6 +210,10 @@ def recursive_forecast(model, ds, split: str = "test", batch_size: int = 1024) -
                         "only for a target-only model: with extra input columns it would need their "
                         "future values. Use the direct forecast, or train on the target alone.")
     H = ds.window.horizon
+    ft = getattr(ds, "transform", None)
+    if ft is not None and ft.key != "none":
+        raise DataError(f"Recursive forecasting is available without a target transform only (this "
+                        f"model uses {ft.key!r}). Use the direct forecast.")
     was_training = model.training
     model.eval()
     dev = _model_device(model)
@@ -233,7 +255,7 @@ def forecast_future(model, ds, steps: int | None = None) -> pd.DataFrame:
     T = ds.scaled.shape[0]
     x = ds.scaled[T - L:][None]                                     # (1, L, C)
     p = predict(model, x)[0].astype(np.float64)                     # (H,) scaled
-    values = np.asarray(ds.scaler.inverse_target(p), dtype=np.float64)[:steps]
+    values = inverse_at(p[None], ds, [T - 1])[0][:steps]           # (steps,) data units
     index, note = None, None
     dates = getattr(ds.series, "index", None)
     if isinstance(dates, pd.DatetimeIndex):
@@ -270,4 +292,6 @@ def predictions_table(ev: Evaluation, ds) -> pd.DataFrame:
     cols["naive"] = ev.naive.reshape(-1)
     if ev.seasonal is not None:
         cols["seasonal_naive"] = ev.seasonal.reshape(-1)
+    for name, f in ev.classical.items():                                      # e.g. "ETS(A,Ad,M)"
+        cols[name] = f.reshape(-1)
     return pd.DataFrame(cols)

@@ -10,6 +10,14 @@ feeding predictions back in (see ``gru_core.evaluate.recursive_forecast`` for th
 For a bidirectional encoder the summary is ``[h_fwd(T-1), h_bwd(0)]``: the forward cell's state
 after the last step and the backward cell's state after it has read the whole window back to the
 first step. (``output[:, -1]`` would give a backward state that has seen only one step.)
+
+Per-window normalisation (``window_norm``, for series whose level drifts out of the training
+range) happens inside the model, so the rest of the pipeline sees ordinary scaled units::
+
+    "last":     x' = x - x[:, -1]                    y_hat = head(rnn(x')) + x[:, -1, 0]
+    "meanstd":  x' = (x - mean_t x) / (std_t x + e)  y_hat = head(rnn(x')) * (std_t x0 + e) + mean_t x0
+
+(mean and std over the L steps of each window and column; x0 is the target column; e = 1e-3.)
 """
 from __future__ import annotations
 
@@ -67,6 +75,10 @@ CELLS: dict[str, Cell] = {
 """The cell registry: key -> :class:`Cell`. Add a cell here (and it appears in every picker)."""
 
 
+WINDOW_NORMS = ("none", "last", "meanstd")
+WINDOW_NORM_EPS = 1e-3   # e in the meanstd normalisation (scaled units)
+
+
 @dataclass
 class ModelConfig:
     """Shape of a :class:`Forecaster`.
@@ -87,6 +99,8 @@ class ModelConfig:
         Forecast steps H emitted at once by the head.
     cell : str
         ``"gru"``, ``"lstm"`` or ``"rnn"``.
+    window_norm : str
+        ``"none"``, ``"last"`` or ``"meanstd"``: per-window normalisation (module docstring).
     """
 
     input_size: int = 1
@@ -96,6 +110,7 @@ class ModelConfig:
     bidirectional: bool = False
     horizon: int = 12
     cell: str = "gru"
+    window_norm: str = "none"   # per-window normalisation: "none" | "last" | "meanstd"
 
     def validate(self) -> "ModelConfig":
         """Raise :class:`DataError` for a configuration that cannot be built."""
@@ -108,6 +123,9 @@ class ModelConfig:
                 raise DataError(f"{name} must be a whole number from {lo} to {hi}; got {value!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise DataError(f"dropout must be in [0, 1); got {self.dropout!r}.")
+        if self.window_norm not in WINDOW_NORMS:
+            raise DataError(f"Unknown window_norm {self.window_norm!r}: choose one of "
+                            f"{', '.join(WINDOW_NORMS)}.")
         return self
 
     def to_dict(self) -> dict:
@@ -162,9 +180,29 @@ class Forecaster(nn.Module):
             return torch.cat([h_n[-2], h_n[-1]], dim=-1)  # -> (B, 2*hidden): fwd after T-1, bwd after 0
         return h_n[-1]  # -> (B, hidden), equal to out[:, -1]
 
+    def normalise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-window normalisation: ``(x', shift, scale)`` with x' (B, L, C), shift/scale (B, 1).
+
+        The recurrent layers read x'; the head's output maps back as ``out * scale + shift``.
+        With ``window_norm="none"`` x' is x itself, shift 0 and scale 1.
+        """
+        mode = self.cfg.window_norm
+        if mode == "last":
+            last = x[:, -1:, :]                                    # (B, 1, C)
+            return x - last, last[:, :, 0], torch.ones_like(last[:, :, 0])
+        if mode == "meanstd":
+            mu = x.mean(dim=1, keepdim=True)                       # (B, 1, C)
+            sd = x.std(dim=1, unbiased=False, keepdim=True) + WINDOW_NORM_EPS  # (B, 1, C)
+            return (x - mu) / sd, mu[:, :, 0], sd[:, :, 0]
+        zero = x.new_zeros(x.shape[0], 1)                          # (B, 1)
+        return x, zero, zero + 1.0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, L, C) in scaled units -> forecasts (B, H) of the scaled target."""
-        return self.head(self.encode(x))  # -> (B, H)
+        if self.cfg.window_norm == "none":
+            return self.head(self.encode(x))  # -> (B, H)
+        xn, shift, scale = self.normalise(x)  # (B, L, C), (B, 1), (B, 1)
+        return self.head(self.encode(xn)) * scale + shift  # -> (B, H)
 
     def n_params(self) -> int:
         """Number of trainable parameters."""

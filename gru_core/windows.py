@@ -20,6 +20,10 @@ window's inputs and targets lie in [0, train_end).
 
 The scaler is fitted on values[:train_end] only. Windows are strided *views* (``Tensor.unfold``)
 of one scaled (T, C) float32 tensor: a million-point series costs T*C*4 bytes, not L times that.
+
+An optional target transform (``gru_core.transforms``: log, first or seasonal difference) is
+applied to the series before scaling, and the scaler is fitted on the transformed training part.
+A difference at lag d has no value at steps < d, so then every window starts at s >= d.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 
 from gru_core.errors import DataError
+from gru_core.transforms import FittedTransform, fit_transform
 
 if TYPE_CHECKING:                       # only for the annotation; any object with .values works
     from gru_core.data import Series
@@ -245,6 +250,7 @@ class Dataset:
     train: Windows
     val: Windows
     test: Windows
+    transform: FittedTransform | None = None   # series transform; None = identity ("none")
 
     def __repr__(self) -> str:
         T, C = self.scaled.shape
@@ -252,21 +258,22 @@ class Dataset:
                 f"train={len(self.train)}, val={len(self.val)}, test={len(self.test)})")
 
 
-def _start_range(lo_target: int, hi_target: int, L: int, H: int) -> tuple[int, int]:
+def _start_range(lo_target: int, hi_target: int, L: int, H: int, skip: int = 0) -> tuple[int, int]:
     """First and last valid start s for windows whose H targets lie in [lo_target, hi_target).
 
-    Targets s+L .. s+L+H-1 in range  <=>  lo_target - L <= s <= hi_target - L - H; inputs need s >= 0.
+    Targets s+L .. s+L+H-1 in range  <=>  lo_target - L <= s <= hi_target - L - H; inputs need
+    s >= skip (0, or the lag d of a differencing transform).
     """
-    return max(0, lo_target - L), hi_target - L - H
+    return max(skip, lo_target - L), hi_target - L - H
 
 
-def _split_counts(T: int, window: WindowConfig, split: SplitConfig) -> tuple[int, int, int]:
+def _split_counts(T: int, window: WindowConfig, split: SplitConfig, skip: int = 0) -> tuple[int, int, int]:
     """Number of windows in train, val and test for a series of length T."""
     L, H, S = window.lookback, window.horizon, window.stride
     train_end, val_end = split_bounds(T, split)
     counts = []
     for a, b in ((0, train_end), (train_end, val_end), (val_end, T)):
-        first, last = _start_range(a, b, L, H)
+        first, last = _start_range(a, b, L, H, skip)
         counts.append((last - first) // S + 1 if last >= first else 0)
     return tuple(counts)
 
@@ -319,7 +326,8 @@ def _windows(scaled: torch.Tensor, first: int, last: int, window: WindowConfig) 
 
 
 def make_dataset(series, window: WindowConfig, split: SplitConfig | None = None,
-                 scaler: "str | Scaler" = "standard") -> Dataset:
+                 scaler: "str | Scaler" = "standard",
+                 transform: "str | FittedTransform" = "none", season: int | None = None) -> Dataset:
     """Scale a series and cut it into train / validation / test windows.
 
     Parameters
@@ -333,6 +341,12 @@ def make_dataset(series, window: WindowConfig, split: SplitConfig | None = None,
     scaler : {"standard", "minmax", "none"} or Scaler
         A kind: a new scaler fitted on values[:train_end] only. An already fitted
         :class:`Scaler` (e.g. from a model bundle) is used as it is, never refitted.
+    transform : str or FittedTransform
+        A key of ``gru_core.transforms.TRANSFORMS`` (fitted on values[:train_end] only), or an
+        already fitted transform (e.g. from a bundle). Per-window normalisation keys need the
+        matching ``ModelConfig.window_norm``; here they only apply their log, if any.
+    season : int, optional
+        Season m of a ``"seasonal_diff"`` transform.
 
     Returns
     -------
@@ -357,10 +371,14 @@ def make_dataset(series, window: WindowConfig, split: SplitConfig | None = None,
                         "Build the series with prepare_series or series_from_array.")  # (T, C)
     T, C = values.shape
     L, H = window.lookback, window.horizon
+    train_end, val_end = split_bounds(T, split)
+    ft = transform if isinstance(transform, FittedTransform) else \
+        fit_transform(transform, values, train_end, season)             # training part only
+    skip = ft.lag
 
-    counts = _split_counts(T, window, split)
+    counts = _split_counts(T, window, split, skip)
     if min(counts) == 0:
-        need = min_length(window, split)
+        need = min_length(window, split) + int(math.ceil(skip / split.train))
         empty = [name for name, n in zip(("train", "validation", "test"), counts) if n == 0]
         raise DataError(
             f"The series has {T} points, but lookback={L}, horizon={H} with a "
@@ -369,14 +387,16 @@ def make_dataset(series, window: WindowConfig, split: SplitConfig | None = None,
             f"split{'s' if len(empty) > 1 else ''}). Shorten the lookback or horizon, give the "
             "short split a larger share, or use a longer series.")
 
-    train_end, val_end = split_bounds(T, split)
     if fitted and len(sc.center) != C:
         raise DataError(f"The saved scaler covers {len(sc.center)} column(s) but the series has {C}. "
                         "Pick the same target and input columns the model was trained with.")
+    if ft.key != "none":
+        values = ft.apply(values).astype(np.float32)             # (T, C); rows < skip are 0
     if not fitted:
-        sc.fit(values[:train_end])                               # training part only
+        sc.fit(values[skip:train_end])                           # training part only
     scaled = torch.from_numpy(sc.transform(values))               # (T, C) float32
-    parts = [_windows(scaled, *_start_range(a, b, L, H), window)
+    parts = [_windows(scaled, *_start_range(a, b, L, H, skip), window)
              for a, b in ((0, train_end), (train_end, val_end), (val_end, T))]
     return Dataset(series=series, window=window, split=split, scaler=sc, scaled=scaled,
-                   bounds=(train_end, val_end), train=parts[0], val=parts[1], test=parts[2])
+                   bounds=(train_end, val_end), train=parts[0], val=parts[1], test=parts[2],
+                   transform=ft)

@@ -156,7 +156,7 @@ def test_seasonal_naive_too_long_season():
 
 def test_perfect_model_scores_zero():
     ds = make_dataset(series_from_array(periodic(400) * 10 + 100), WindowConfig(24, 18))
-    ev = evaluate(SeasonalCopy(24, 18), ds, "test")
+    ev = evaluate(SeasonalCopy(24, 18), ds, "test", classical=False)   # naive rows only (ETS: test_classical)
     assert isinstance(ev, Evaluation)
     assert ev.season == 12                                             # detected on the train part
     assert list(ev.metrics.index) == ["GRU", "Naive (last value)", "Seasonal naive (m=12)"]
@@ -187,9 +187,10 @@ def test_metrics_in_original_units():
     base = np.sin(2 * np.pi * np.arange(240) / 12) + 0.1 * np.random.default_rng(0).standard_normal(240)
     torch.manual_seed(0)
     model = Forecaster(ModelConfig(hidden_size=8, num_layers=1, horizon=6))
-    ev1 = evaluate(model, make_dataset(series_from_array(base), WindowConfig(24, 6)), season=12)
+    ev1 = evaluate(model, make_dataset(series_from_array(base), WindowConfig(24, 6)), season=12,
+                   classical=False)
     ev2 = evaluate(model, make_dataset(series_from_array(base * 100 + 5), WindowConfig(24, 6)),
-                   season=12)
+                   season=12, classical=False)
     for col in ("MAE", "RMSE"):                        # same scaled forecasts, 100x the units
         np.testing.assert_allclose(ev2.metrics[col], 100 * ev1.metrics[col], rtol=1e-4)
     np.testing.assert_allclose(ev2.metrics["MASE"], ev1.metrics["MASE"], rtol=1e-4)
@@ -272,7 +273,7 @@ def test_metrics_table_by_hand():
 def test_predictions_table_rows_by_hand():
     dates = pd.date_range("2000-01-01", periods=200, freq="MS", name="month")
     ds = make_dataset(series_from_array(periodic(200) * 3 + 1, index=dates), WindowConfig(24, 4))
-    ev = evaluate(SeasonalCopy(24, 4), ds, "test")
+    ev = evaluate(SeasonalCopy(24, 4), ds, "test", classical=False)
     df = predictions_table(ev, ds)
     N, H = ev.y_true.shape
     assert len(df) == N * H
@@ -290,7 +291,8 @@ def test_predictions_table_rows_by_hand():
         assert row["seasonal_naive"] == y[s + 24 + j - 12]
         assert row["predicted"] == pytest.approx(y[s + 24 + j], abs=1e-4)   # the perfect copy
     plain = make_dataset(series_from_array(y), WindowConfig(24, 4))
-    cols = predictions_table(evaluate(SeasonalCopy(24, 4), plain, "test", season=0), plain).columns
+    cols = predictions_table(evaluate(SeasonalCopy(24, 4), plain, "test", season=0, classical=False),
+                             plain).columns
     assert list(cols) == ["window_start_position", "horizon_step", "target_position", "actual",
                           "predicted", "naive"]
 

@@ -1,0 +1,90 @@
+"""Forecasting-quality benchmark: the CLI's default run against the best baseline, per data set.
+
+For every bundled sample and every generator with a trend or a season, this runs exactly what
+``python -m gru_core forecast FILE.csv --json`` runs (the default recipe, "auto" transform and
+lookback chosen on validation only) and prints the GRU's test MAE, the best baseline's (naive,
+seasonal naive or ETS), their ratio (below 1 = the GRU is better) and the 80% / 95% interval
+coverage on the test part. Target: ratio <= 1 on most rows and never above 1.25.
+
+    python bench/bench_forecast.py                 # all rows (slow on a small CPU: many models)
+    python bench/bench_forecast.py --only airline_passengers trend_seasonal
+    python bench/bench_forecast.py --gen-length 1200
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+from gru_core.cli import main  # noqa: E402
+from gru_core.data import list_samples  # noqa: E402
+from gru_core.generators import generate  # noqa: E402
+
+# generators with a trend or a season (the others -- random walk, AR, Mackey-Glass -- have neither)
+GENERATORS = ("trend_seasonal", "sine", "sum_of_sines", "square", "sawtooth", "chirp", "regime_switch")
+ORDER = ("airline_passengers", "nile", "sunspots", "co2_monthly") + GENERATORS + ("co2_weekly",)
+
+
+def cli_json(args: list[str]) -> dict:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["forecast", *args, "--json"])
+    if rc != 0:
+        raise RuntimeError(f"CLI exit code {rc} for {args}")
+    return json.loads(buf.getvalue())
+
+
+def row(name: str, res: dict, seconds: float) -> dict:
+    gru, best = res["metrics"]["GRU"]["MAE"], res["metrics"][res["best_baseline"]]["MAE"]
+    cov = {int(round(b["level"] * 100)): b["test_coverage"] for b in res["intervals"]}
+    return {"data": name, "points": res["points"], "transform": res["transform"], "L": res["lookback"],
+            "GRU MAE": gru, "best baseline": res["best_baseline"], "its MAE": best,
+            "ratio": gru / best, "cov80": cov.get(80), "cov95": cov.get(95),
+            "backtest wins": f"{res['backtest']['wins']}/{res['backtest']['origins']}", "s": round(seconds)}
+
+
+def main_bench(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="rows to run (sample keys or generator keys)")
+    ap.add_argument("--gen-length", type=int, default=400, help="length of each generated series")
+    args = ap.parse_args(argv)
+    samples = list_samples()
+    names = [n for n in ORDER if not args.only or n in args.only]
+    rows = []
+    print(f"GRU Lab forecasting benchmark: CLI default run per data set; generators length "
+          f"{args.gen_length}, seed 0", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            t0 = time.perf_counter()
+            if name in samples:
+                res = cli_json([str(samples[name].path), "--target", samples[name].target])
+            else:
+                path = Path(tmp) / f"{name}.csv"
+                pd.DataFrame({"value": generate(name, length=args.gen_length, seed=0)}).to_csv(path, index=False)
+                res = cli_json([str(path)])
+            rows.append(row(name, res, time.perf_counter() - t0))
+            r = rows[-1]
+            print(f"  {r['data']:20s} ratio {r['ratio']:.3f}  ({r['transform']}, L={r['L']}, "
+                  f"{r['best baseline']}, {r['s']} s)", flush=True)
+    table = pd.DataFrame(rows).set_index("data")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    better = int((table["ratio"] <= 1.0).sum())
+    worst = float(table["ratio"].max())
+    ok = better > len(table) / 2 and worst <= 1.25
+    print(f"\nGRU no worse than the best baseline on {better} of {len(table)}; worst ratio {worst:.3f} "
+          f"(target: most <= 1, all <= 1.25)  {'OK' if ok else 'NOT MET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_bench())
