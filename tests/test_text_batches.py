@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gru_core.text import batches_per_epoch, random_batches, sequential_batches
+from text_fixtures import one_torch_thread  # noqa: F401  (autouse)
 
 N, T, B = 1000, 7, 5
 IDS = torch.arange(N)          # id = position in the text, so a batch shows where it came from

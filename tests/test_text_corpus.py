@@ -7,6 +7,7 @@ import torch
 from gru_core.errors import DataError
 from gru_core.text import (MAX_TEXT_BYTES, MIN_TEXT_CHARS, UNK, CharVocab, TextConfig, clean_text,
                            decode_text, load_time_machine, strip_gutenberg, text_dataset)
+from text_fixtures import one_torch_thread  # noqa: F401  (autouse)
 
 PROSE = ("It was the best of times, it was the worst of times; \u201cit was\u201d the age of "
          "wisdom.\n") * 60

@@ -9,6 +9,7 @@ import torch
 from gru_core.errors import DataError
 from gru_core.text import (MAX_GENERATE, CharLM, CharVocab, TextConfig, generate, mean_ce,
                            perplexity)
+from text_fixtures import one_torch_thread  # noqa: F401  (autouse)
 
 TEXT = "the quick brown fox jumps over the lazy dog and the time traveller smiles "
 VOCAB = CharVocab.build(TEXT, "letters")

@@ -8,6 +8,7 @@ from torch import nn
 from gru_core.errors import DataError
 from gru_core.model import CELLS
 from gru_core.text import CharLM, ScratchGRU, TextConfig, detach_state
+from text_fixtures import one_torch_thread  # noqa: F401  (autouse)
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
