@@ -17,7 +17,8 @@ from gru_core.evaluate import (Evaluation, detect_season, evaluate, forecast_fut
 from gru_core.explain import explain_step, unit_summary
 from gru_core.gates import GateTrace, trace_gates, z_keep_to_write, z_write_to_keep
 from gru_core.generators import GENERATORS, Generator, Param, generate
-from gru_core.model import CELLS, Forecaster, ModelConfig
+from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
+from gru_core.task import ForecastTask, Task
 from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Windows, make_dataset,
                               min_length)
@@ -32,7 +33,7 @@ __all__ = [
     "explain_step", "unit_summary",
     "GateTrace", "trace_gates", "z_keep_to_write", "z_write_to_keep",
     "GENERATORS", "Generator", "Param", "generate",
-    "CELLS", "Forecaster", "ModelConfig",
-    "Progress", "TrainConfig", "TrainingRun", "device_report", "resolve_device",
+    "CELLS", "Forecaster", "ModelConfig", "init_weights",
+    "ForecastTask", "Progress", "Task", "TrainConfig", "TrainingRun", "device_report", "resolve_device",
     "Dataset", "Scaler", "SplitConfig", "WindowConfig", "Windows", "make_dataset", "min_length",
 ]

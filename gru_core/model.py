@@ -13,6 +13,7 @@ first step. (``output[:, -1]`` would give a backward state that has seen only on
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -168,3 +169,53 @@ class Forecaster(nn.Module):
     def n_params(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Re-initialise every parameter of ``model`` with PyTorch's default distributions, drawing
+    only from ``generator`` (never from torch's global RNG), so a run's initial weights depend on
+    its own seed and not on what other threads drew. Returns ``model``.
+
+    * ``nn.GRU`` / ``nn.LSTM`` / ``nn.RNN``: every weight and bias ~ U(-1/sqrt(U), 1/sqrt(U)),
+      U = hidden size (as ``RNNBase.reset_parameters``);
+    * ``nn.Linear``: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) -- what
+      ``kaiming_uniform_(a=sqrt(5))`` and the default bias init amount to;
+    * ``nn.Embedding``: N(0, 1), the padding row (if any) zero; ``nn.LayerNorm``: ones and zeros.
+
+    Parameters are drawn module by module in ``model.modules()`` order, each module's parameters in
+    registration order, so the same generator state gives the same weights. A module type with
+    parameters of its own that is not listed raises ``TypeError`` (rather than silently keeping
+    globally seeded weights).
+    """
+    def uniform(p: torch.Tensor, bound: float) -> None:
+        draw = torch.empty(p.shape, dtype=p.dtype, device=generator.device)
+        p.copy_(draw.uniform_(-bound, bound, generator=generator))
+
+    for module in model.modules():
+        own = list(module.parameters(recurse=False))
+        if not own:
+            continue
+        if isinstance(module, nn.RNNBase):
+            bound = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0.0
+            for p in own:
+                uniform(p, bound)
+        elif isinstance(module, nn.Linear):
+            bound = 1.0 / math.sqrt(module.in_features) if module.in_features > 0 else 0.0
+            uniform(module.weight, bound)
+            if module.bias is not None:
+                uniform(module.bias, bound)
+        elif isinstance(module, nn.Embedding):
+            draw = torch.empty(module.weight.shape, dtype=module.weight.dtype, device=generator.device)
+            module.weight.copy_(draw.normal_(0.0, 1.0, generator=generator))
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            if module.weight is not None:
+                module.weight.fill_(1.0)
+            if module.bias is not None:
+                module.bias.zero_()
+        else:
+            raise TypeError(f"init_weights does not know how to initialise {type(module).__name__}: "
+                            "initialise it from the generator in your task, or add it here.")
+    return model

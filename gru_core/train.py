@@ -1,6 +1,8 @@
-"""Live-capable trainer: a run object that trains a :class:`Forecaster` and can be watched.
+"""Live-capable trainer: a run object that trains a model -- the :class:`Forecaster` or any
+:class:`gru_core.task.Task` -- in a thread and can be watched.
 
-    run = TrainingRun(dataset, model_cfg, train_cfg, on_progress=None)
+    run = TrainingRun(dataset, model_cfg, train_cfg, on_progress=None)   # a ForecastTask
+    run = TrainingRun.for_task(task, train_cfg, on_progress=None)       # any Task
     run.start()                      # background daemon thread; returns at once
     run.snapshot()                   # -> Progress, a consistent copy taken under a lock
     run.pause(); run.resume(); run.stop(); run.join()
@@ -12,45 +14,48 @@ the training thread (at most every ``eval_every_s`` seconds, at every epoch end 
 end). Control is two ``threading.Event`` flags checked *between batches*: ``stop`` ends the run
 within one batch (also while paused); ``pause`` clears the "go" event, on which the thread then
 blocks (no busy waiting). On CUDA/MPS the losses are read back every 16 steps (each read waits for
-the device); on the CPU every step.
+the device); on the CPU every step. The loop itself, the kept weights (best / last good epoch /
+at the end) and early stopping are in ``gru_core.loop``; timing in ``gru_core.progress``.
 
-One step is the minimal hand-written loop, nothing more::
+Reproducibility: a run's numbers depend only on its config, its seed and the thread count.
 
-    idx = perm[i:i+B]                          # shuffled with a seeded torch.Generator
-    xb, yb = X[idx], Y[idx]                    # (B, L, C), (B, H): copies just this batch
-    loss = mse(model(xb), yb)                  # scaled units
-    loss.backward(); g = clip_grad_norm_(...)  # g is the pre-clipping gradient norm
-    opt.step()                                 # Adam(lr)
-
-Weights kept after the run (cheap: weights are copied only at epoch ends):
-
-* early stopping on (``patience > 0``) and at least one validated epoch: the best-validation weights,
-  whatever the end state ("finished", "stopped", "early_stopped" or "diverged");
-* otherwise, after divergence: the weights at the end of the last completed epoch (the initial
-  weights if it diverged in the first epoch) -- not the weights of the very last finite step;
-* otherwise: the weights at the moment the run ended.
-
-Threads: ``torch.set_num_threads(num_threads)`` is applied for the run and the previous value is
-restored afterwards. The setting is *process-global*: it also applies to every other torch
-computation in the process while the run lasts (two concurrent runs share it).
+* Seeds belong to the run: initial weights come from :func:`gru_core.model.init_weights` with a
+  ``torch.Generator`` seeded by ``seed``, shuffling from another one; torch's global RNG is
+  neither seeded nor read. Dropout (which in ``nn.GRU`` can only draw from the global RNG) runs
+  each training forward pass under a process-wide lock with the global generator re-seeded from
+  the run and restored afterwards. Cost: concurrent dropout runs take turns for their forward
+  passes (about half of a step); runs without dropout never take the lock. Code elsewhere that
+  draws from the global RNG in another thread *during* such a forward without the lock
+  (``gru_core.task.GLOBAL_RNG_LOCK``) can still change that step's dropout mask. On CUDA, cuDNN
+  keeps its own dropout state, so dropout runs on CUDA are not reproducible.
+* Threads: ``torch.set_num_threads`` is process-global, so no run changes it mid-flight. The
+  process's first run fixes the training count once (:func:`train_threads`:
+  ``GRU_LAB_TRAIN_THREADS`` if set, else that run's ``num_threads``) and nothing restores it;
+  later runs use it whatever their ``num_threads``; ``Progress.threads`` records the count. A shared link (same data, configs and seed) reproduces a run bit for bit on
+  the same machine and torch build given the same thread count, also while other runs train
+  concurrently.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from gru_core.device import DEVICES, resolve_device
 from gru_core.errors import DataError
-from gru_core.model import Forecaster, ModelConfig
+from gru_core.loop import EpochLoop, Stopped, uses_global_rng
+from gru_core.model import ModelConfig
+from gru_core.progress import END_STATES, Progress, RunClock
+from gru_core.task import ForecastTask, Task
 
-END_STATES = ("finished", "stopped", "early_stopped", "diverged", "failed")
+__all__ = ["END_STATES", "THREADS_ENV", "Progress", "TrainConfig", "TrainingRun", "train_threads"]
+
+THREADS_ENV = "GRU_LAB_TRAIN_THREADS"
 
 
 @dataclass
@@ -62,7 +67,8 @@ class TrainConfig:
     lr : float
         Adam learning rate.
     batch_size : int
-        Windows per minibatch B (the last batch of an epoch may be smaller).
+        Windows per minibatch B (the last batch of an epoch may be smaller). Used by the forecaster
+        (:class:`ForecastTask`); a custom task batches its own data.
     epochs : int
         Passes over the training windows.
     clip_grad : float
@@ -72,11 +78,14 @@ class TrainConfig:
         Early stopping: stop after this many epochs without a lower validation loss and restore
         the best weights; 0 turns it off.
     seed : int
-        Seeds weight initialisation (``torch.manual_seed``) and shuffling (a ``torch.Generator``).
+        Seeds weight initialisation, shuffling and dropout, each through the run's own
+        ``torch.Generator`` (never torch's global seed; see the module docstring).
     device : str
         ``"auto"`` (CUDA, else MPS, else CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
     num_threads : int
-        CPU threads for torch during the run (process-global, see the module docstring).
+        CPU threads for torch. Only the process's first run applies it (unless
+        ``GRU_LAB_TRAIN_THREADS`` is set): the count is then fixed for every later run
+        (:func:`train_threads`); ``Progress.threads`` reports the count a run used.
     eval_every_s : float
         Call ``on_progress`` at most this often (seconds) during an epoch; it is also called at
         every epoch end and when the run ends.
@@ -89,7 +98,7 @@ class TrainConfig:
     patience: int = 5           # early-stopping patience in epochs; 0 = off
     seed: int = 0               # init + shuffling seed
     device: str = "auto"        # "auto" | "cpu" | "cuda" | "mps"
-    num_threads: int = 2        # torch CPU threads during the run (process-global)
+    num_threads: int = 2        # CPU threads; the first run fixes them for the process
     eval_every_s: float = 0.5   # on_progress cadence in seconds
 
     def validate(self) -> "TrainConfig":
@@ -119,69 +128,41 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-# ----------------------------------------------------------------------------- progress
+# ----------------------------------------------------------------------------- threads
 
-@dataclass
-class Progress:
-    """A consistent snapshot of a run, safe to read from another thread (it is a copy).
+_threads_lock = threading.Lock()
+_threads: int | None = None
 
-    Losses are mean squared errors in *scaled* units. ``epoch_val`` holds NaN for an epoch whose
-    validation was skipped (no validation windows, or the run was stopped during validation).
+
+def train_threads(requested: int | None = None) -> int:
+    """The fixed process-wide intra-op thread count for training, set on the first call.
+
+    ``GRU_LAB_TRAIN_THREADS`` (a whole number from 1 to 1024) if set, else ``requested`` (the
+    first run's ``num_threads``), else ``TrainConfig``'s default. The first call applies it with
+    ``torch.set_num_threads``; later calls return it unchanged, and no run restores the old value.
     """
-
-    state: str = "idle"               # idle running paused finished stopped early_stopped diverged failed
-    reason: str = ""                  # why it ended, human readable ("" while running)
-    epoch: int = 0                    # completed epochs
-    epochs: int = 0                   # planned epochs
-    step: int = 0                     # optimiser steps taken
-    total_steps: int = 0              # planned steps = epochs * ceil(N_train / B)
-    train_loss: float | None = None   # last step's loss
-    val_loss: float | None = None     # last epoch's validation loss
-    best_val: float | None = None     # lowest validation loss so far
-    best_epoch: int | None = None     # epoch (1-based) of best_val
-    grad_norm: float | None = None    # last step's global gradient norm (before clipping)
-    windows_per_s: float = 0.0        # training windows per second of run time (incl. validation)
-    elapsed_s: float = 0.0            # run time, paused time excluded
-    eta_s: float | None = None        # estimated seconds left at the current pace
-    device: str = "cpu"
-    steps: list[int] = field(default_factory=list)          # step numbers (1-based)
-    step_loss: list[float] = field(default_factory=list)   # per-step training loss
-    epoch_steps: list[int] = field(default_factory=list)    # step count at each epoch end
-    epoch_train: list[float] = field(default_factory=list)  # mean step loss per epoch
-    epoch_val: list[float] = field(default_factory=list)    # validation loss per epoch
-
-    @property
-    def done(self) -> bool:
-        """True once the run has reached an end state."""
-        return self.state in END_STATES
-
-
-def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A detached copy of the weights (on the model's device)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _on_device(t: torch.Tensor, device: torch.device, cache: dict) -> torch.Tensor:
-    """The same strided view, but on ``device``: copies the underlying storage (the scaled series)
-    once per run, not the overlapping windows. On the tensor's own device returns ``t`` (no copy)."""
-    if t.device == device:
-        return t
-    key = t.untyped_storage().data_ptr()
-    if key not in cache:
-        flat = torch.empty(0, dtype=t.dtype, device=t.device).set_(t.untyped_storage())  # (S,)
-        cache[key] = flat.to(device)
-    return cache[key].as_strided(t.size(), t.stride(), t.storage_offset())
-
-
-class _Stopped(Exception):
-    """Internal: the user pressed stop."""
+    global _threads
+    with _threads_lock:
+        if _threads is None:
+            raw = os.environ.get(THREADS_ENV, "").strip()
+            if raw:
+                if not raw.isdigit() or not 1 <= int(raw) <= 1024:
+                    raise DataError(f"{THREADS_ENV} must be a whole number from 1 to 1024; got "
+                                    f"{raw!r}. Unset it to use the first run's num_threads.")
+                n = int(raw)
+            else:
+                n = requested if requested is not None else TrainConfig.num_threads
+            torch.set_num_threads(n)
+            _threads = n
+        return _threads
 
 
 # ----------------------------------------------------------------------------- the run
 
 class TrainingRun:
-    """Train a fresh :class:`Forecaster` on ``dataset`` -- in a thread (:meth:`start`) or here
-    (:meth:`run`) -- while publishing :class:`Progress`.
+    """Train a task -- in a thread (:meth:`start`) or here (:meth:`run`) -- while publishing
+    :class:`Progress`. ``TrainingRun(dataset, model_cfg, ...)`` trains a fresh
+    :class:`Forecaster` (a :class:`ForecastTask`); :meth:`for_task` trains any :class:`Task`.
 
     Parameters
     ----------
@@ -192,45 +173,62 @@ class TrainingRun:
         Shape of the network; ``input_size`` must equal the dataset's columns and ``horizon`` its
         horizon.
     train_cfg : TrainConfig
-        Optimiser, epochs, early stopping, device and threads.
+        Optimiser, epochs, early stopping, device and seed.
     on_progress : callable, optional
         ``on_progress(progress)`` called *from the training thread* with a copied
         :class:`Progress`. It must not call Streamlit. An exception it raises fails the run.
 
     Attributes
     ----------
-    model : Forecaster
-        Built (seeded) on construction; after the run holds the weights described in the module
-        docstring. Do not use it while the run is going.
+    task : Task
+        What is trained.
+    model : torch.nn.Module
+        ``task.model``, built (seeded) on construction; after the run holds the weights described
+        in ``gru_core.loop``. Do not use it while the run is going.
+    dataset, model_cfg
+        As given (for :meth:`for_task`: the task's ``dataset`` / ``model_cfg`` attributes, or None).
+    cfg : TrainConfig
+    device : torch.device
     exception : BaseException or None
         The unexpected exception that made the run "failed", if any.
     """
 
     def __init__(self, dataset, model_cfg: ModelConfig, train_cfg: TrainConfig | None = None,
                  on_progress: Callable[[Progress], None] | None = None):
-        self.dataset = dataset
-        self.model_cfg = model_cfg.validate()
-        self.cfg = (train_cfg if train_cfg is not None else TrainConfig()).validate()
-        self.on_progress = on_progress
-        self.device = resolve_device(self.cfg.device)
-        n_train, _, n_cols = dataset.train.X.shape  # N, L, C
-        horizon = dataset.train.Y.shape[1]           # H
-        if n_train == 0:
-            raise DataError("There are no training windows: use a longer series, a shorter "
-                            "lookback/horizon or a larger training fraction.")
-        if model_cfg.input_size != n_cols:
-            raise DataError(f"The model expects {model_cfg.input_size} input column(s) but the data "
-                            f"has {n_cols}: set input_size to {n_cols}.")
-        if model_cfg.horizon != horizon:
-            raise DataError(f"The model forecasts {model_cfg.horizon} step(s) but the windows have a "
-                            f"horizon of {horizon}: use the same horizon for both.")
-        with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the global RNG
-            torch.manual_seed(self.cfg.seed)
-            self.model = Forecaster(model_cfg)
+        cfg = (train_cfg if train_cfg is not None else TrainConfig()).validate()
+        resolve_device(cfg.device)  # an unavailable device fails before the model is built
+        task = ForecastTask(dataset, model_cfg, generator_seed=cfg.seed, batch_size=cfg.batch_size)
+        self._setup(task, cfg, on_progress)
+        self.dataset, self.model_cfg = dataset, task.model_cfg
+
+    @classmethod
+    def for_task(cls, task: Task, train_cfg: TrainConfig | None = None,
+                 on_progress: Callable[[Progress], None] | None = None) -> "TrainingRun":
+        """A run that trains ``task`` (see :class:`gru_core.task.Task`) with ``train_cfg``'s lr,
+        epochs, clipping, patience, device, seed (shuffling, dropout) and cadence."""
+        missing = [name for name in ("model", "unit", "steps_per_epoch", "to_device",
+                                     "train_batches", "batch_size", "loss", "validate")
+                   if not hasattr(task, name)]
+        if missing:
+            raise TypeError(f"{type(task).__name__} is not a Task: it lacks {', '.join(missing)} "
+                            "(see gru_core.task.Task).")
+        run = cls.__new__(cls)
+        run._setup(task, (train_cfg if train_cfg is not None else TrainConfig()).validate(),
+                   on_progress)
+        run.dataset = getattr(task, "dataset", None)
+        run.model_cfg = getattr(task, "model_cfg", None)
+        return run
+
+    def _setup(self, task: Task, cfg: TrainConfig, on_progress) -> None:
+        self.task, self.cfg, self.on_progress = task, cfg, on_progress
+        self.device = resolve_device(cfg.device)
+        self.model = task.model
         self.model.to(self.device)
         self.exception: BaseException | None = None
-
-        self._steps_per_epoch = math.ceil(n_train / self.cfg.batch_size)
+        steps = int(task.steps_per_epoch())
+        if steps < 1:
+            raise DataError(f"The task has {steps} training steps per epoch: it needs training "
+                            "data for at least one batch.")
         # read losses back to the host every k steps: each read waits for an accelerator to finish
         self._sync_every = 1 if self.device.type == "cpu" else 16
         self._lock = threading.Lock()
@@ -240,14 +238,10 @@ class TrainingRun:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._claimed = False
-        self._t0: float | None = None     # perf_counter at start
-        self._t_end: float | None = None  # perf_counter at the end
-        self._paused_total = 0.0
-        self._pause_started: float | None = None
-        self._windows = 0                 # training windows processed
-        self._p = Progress(state="idle", epochs=self.cfg.epochs,
-                           total_steps=self.cfg.epochs * self._steps_per_epoch,
-                           device=str(self.device))
+        self._clock = RunClock()
+        self._loop: EpochLoop | None = None
+        self._p = Progress(state="idle", epochs=cfg.epochs, total_steps=cfg.epochs * steps,
+                           device=str(self.device), unit=str(task.unit))
 
     # ---- control (any thread)
 
@@ -295,24 +289,11 @@ class TrainingRun:
     def snapshot(self) -> Progress:
         """A copy of the current :class:`Progress`, taken under the lock."""
         with self._lock:
-            p = self._p
-            if self._t0 is not None:
-                now = self._t_end if self._t_end is not None else time.perf_counter()
-                paused = self._paused_total
-                if self._pause_started is not None:
-                    paused += now - self._pause_started
-                elapsed = max(now - self._t0 - paused, 0.0)
-                wps = self._windows / elapsed if elapsed > 0 else 0.0
-                if p.state in END_STATES:
-                    eta = 0.0
-                elif p.step > 0:
-                    eta = elapsed / p.step * max(p.total_steps - p.step, 0)
-                else:
-                    eta = None
-            else:
-                elapsed, wps, eta = 0.0, 0.0, None
+            p, clock = self._p, self._clock
+            items = self._loop.items if self._loop is not None else 0
+            eta = clock.eta(p.step, p.total_steps) if clock.started else None
             return dataclasses.replace(
-                p, elapsed_s=elapsed, windows_per_s=wps, eta_s=eta,
+                p, elapsed_s=clock.elapsed(), windows_per_s=clock.throughput(items), eta_s=eta,
                 steps=p.steps.copy(), step_loss=p.step_loss.copy(),
                 epoch_steps=p.epoch_steps.copy(), epoch_train=p.epoch_train.copy(),
                 epoch_val=p.epoch_val.copy())
@@ -320,13 +301,15 @@ class TrainingRun:
     # ---- the training thread
 
     def _claim(self) -> None:
+        threads = train_threads(self.cfg.num_threads)  # fixed once per process; never restored
         with self._lock:
             if self._claimed:
                 raise DataError("This run has already been started: create a new TrainingRun "
                                 "to train again.")
             self._claimed = True
             self._p.state = "running"
-            self._t0 = time.perf_counter()
+            self._p.threads = threads
+            self._clock.start()
 
     def _publish(self) -> None:
         if self.on_progress is not None:
@@ -334,16 +317,11 @@ class TrainingRun:
 
     def _finish(self, state: str, reason: str) -> None:
         with self._lock:
-            if self._pause_started is not None:
-                self._paused_total += time.perf_counter() - self._pause_started
-                self._pause_started = None
-            self._t_end = time.perf_counter()
+            self._clock.stop()
             self._p.state, self._p.reason = state, reason
         self._done.set()
 
     def _main(self) -> None:
-        prev_threads = torch.get_num_threads()
-        torch.set_num_threads(self.cfg.num_threads)  # process-global, restored below
         try:
             state, reason = self._train()
             self._finish(state, reason)
@@ -351,195 +329,38 @@ class TrainingRun:
             self.exception = exc
             self._finish("failed", f"Training failed with an unexpected error: "
                                    f"{type(exc).__name__}: {exc}")
-        finally:
-            torch.set_num_threads(prev_threads)
         try:
             self._publish()
         except Exception as exc:  # a failing callback at the very end: record it, keep the state
             self.exception = self.exception or exc
 
+    def _train(self) -> tuple[str, str]:
+        """Move the task's data, then run the epoch loop with the run's own generators."""
+        cfg = self.cfg
+        self.task.to_device(self.device)
+        shuffle = torch.Generator().manual_seed(cfg.seed)
+        dropout_seed = None
+        if uses_global_rng(self.model):
+            seeds = torch.Generator().manual_seed(cfg.seed + 1)
+            dropout_seed = int(torch.randint(0, 2 ** 62, (1,), generator=seeds))
+        loop = EpochLoop(self.task, cfg, self._p, self._lock, checkpoint=self._checkpoint,
+                         publish=self._publish if self.on_progress is not None else None,
+                         generator=shuffle, sync_every=self._sync_every,
+                         dropout_seed=dropout_seed, device=self.device)
+        with self._lock:
+            self._loop = loop
+        return loop.run()
+
     def _checkpoint(self) -> None:
-        """Between batches: block while paused, raise :class:`_Stopped` on stop."""
+        """Between batches: block while paused, raise :class:`Stopped` on stop."""
         if not self._go.is_set() and not self._stop.is_set():
             with self._lock:
-                self._pause_started = time.perf_counter()
+                self._clock.pause()
                 self._p.state = "paused"
             self._publish()
             self._go.wait()  # blocks without spinning; stop() sets it too
             with self._lock:
-                self._paused_total += time.perf_counter() - self._pause_started
-                self._pause_started = None
+                self._clock.resume()
                 self._p.state = "running"
         if self._stop.is_set():
-            raise _Stopped
-
-    @torch.no_grad()
-    def _validate(self, X: torch.Tensor, Y: torch.Tensor, batch_size: int = 1024) -> float | None:
-        """Mean squared error over all validation windows (scaled units); None if there are none."""
-        n = X.shape[0]
-        if n == 0:
-            return None
-        self.model.eval()
-        total = 0.0                                  # float64 on the host (MPS has no float64)
-        for i in range(0, n, batch_size):
-            self._checkpoint()
-            pred = self.model(X[i:i + batch_size])  # (b, H)
-            total += F.mse_loss(pred, Y[i:i + batch_size], reduction="sum").item()
-        return total / Y.numel()
-
-    def _diverged_reason(self, what: str, where: str) -> str:
-        hint = ("use a lower learning rate (now {lr:g}) or stronger gradient clipping "
-                "(clip_grad now {clip:g})" if self.cfg.clip_grad > 0 else
-                "use a lower learning rate (now {lr:g}) or turn on gradient clipping (clip_grad = 1)")
-        return (f"The {what} became {where}. Training diverged; "
-                + hint.format(lr=self.cfg.lr, clip=self.cfg.clip_grad) + ".")
-
-    def _train(self) -> tuple[str, str]:
-        """The loop. Returns (end state, reason); restores the kept weights."""
-        cfg, model, dev = self.cfg, self.model, self.device
-        ds = self.dataset
-        torch.manual_seed(cfg.seed)                    # dropout and anything else random
-        gen = torch.Generator().manual_seed(cfg.seed)  # shuffling
-        cache: dict = {}
-        X = _on_device(ds.train.X, dev, cache)         # (N, L, C) strided view
-        Y = _on_device(ds.train.Y, dev, cache)         # (N, H)
-        Xv, Yv = _on_device(ds.val.X, dev, cache), _on_device(ds.val.Y, dev, cache)
-        N, B = X.shape[0], cfg.batch_size
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.Adam(params, lr=cfg.lr)
-        sync_every = self._sync_every
-        p, lock = self._p, self._lock
-
-        last_good = _copy_state(model)                 # weights at the last epoch end
-        best_state: dict[str, torch.Tensor] | None = None
-        best_val, stale = math.inf, 0
-        pending: list[tuple[int, int, torch.Tensor, torch.Tensor]] = []  # step, b, loss, grad norm
-        epoch_losses: list[float] = []
-        step, last_pub = 0, time.perf_counter()
-        state, reason = "finished", ""
-
-        def flush() -> tuple[int, float] | None:
-            """Move pending losses to the history; returns (step, loss) of the first non-finite
-            loss, if any (later steps are dropped)."""
-            if not pending:
-                return None
-            if len(pending) == 1:
-                vals = [(pending[0][2].item(), pending[0][3].item())]
-            else:  # one device->host transfer for k steps
-                vals = torch.stack([torch.stack((l, g.to(l.dtype))) for *_, l, g in pending]).tolist()
-            bad = None
-            with lock:
-                for (s, b, _, _), (loss_v, g_v) in zip(pending, vals):
-                    if not math.isfinite(loss_v):
-                        bad = (s, loss_v)
-                        break
-                    p.steps.append(s)
-                    p.step_loss.append(loss_v)
-                    p.step, p.train_loss, p.grad_norm = s, loss_v, g_v
-                    self._windows += b
-                    epoch_losses.append(loss_v)
-            pending.clear()
-            return bad
-
-        try:
-            for epoch in range(1, cfg.epochs + 1):
-                # 1. one pass over the shuffled training windows
-                perm = torch.randperm(N, generator=gen)
-                if dev.type != "cpu":
-                    perm = perm.to(dev)
-                model.train()
-                epoch_losses.clear()
-                for i in range(0, N, B):
-                    self._checkpoint()
-                    idx = perm[i:i + B]
-                    xb, yb = X[idx], Y[idx]            # (b, L, C), (b, H): copies just the batch
-                    opt.zero_grad(set_to_none=True)
-                    loss = F.mse_loss(model(xb), yb)   # scaled units
-                    loss.backward()
-                    if cfg.clip_grad > 0:
-                        gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-                    else:
-                        gnorm = torch.nn.utils.get_total_norm([q.grad for q in params
-                                                               if q.grad is not None])
-                    opt.step()
-                    step += 1
-                    pending.append((step, xb.shape[0], loss.detach(), gnorm.detach()))
-                    if len(pending) >= sync_every:
-                        bad = flush()
-                        if bad is not None:
-                            return self._end_diverged(bad, best_state, last_good)
-                    if self.on_progress is not None:
-                        now = time.perf_counter()
-                        if now - last_pub >= cfg.eval_every_s:
-                            last_pub = now
-                            self._publish()
-                bad = flush()
-                if bad is not None:
-                    return self._end_diverged(bad, best_state, last_good)
-
-                # 2. validation (eval mode, no grad) and the epoch's record
-                val = self._validate(Xv, Yv)
-                if val is not None and not math.isfinite(val):
-                    return self._end_diverged(None, best_state, last_good, epoch=epoch)
-                last_good = _copy_state(model)
-                improved = val is not None and val < best_val
-                with lock:
-                    p.epoch = epoch
-                    p.epoch_steps.append(step)
-                    p.epoch_train.append(sum(epoch_losses) / max(len(epoch_losses), 1))
-                    p.epoch_val.append(val if val is not None else math.nan)
-                    p.val_loss = val
-                    if improved:
-                        p.best_val, p.best_epoch = val, epoch
-                if improved:
-                    best_val, stale = val, 0
-                    if cfg.patience > 0:
-                        best_state = last_good         # shared, never modified in place
-                elif val is not None:
-                    stale += 1
-                last_pub = time.perf_counter()
-                self._publish()
-
-                # 3. early stopping
-                if cfg.patience > 0 and val is not None and stale >= cfg.patience:
-                    state = "early_stopped"
-                    reason = (f"Early stopping: the validation loss did not improve for "
-                              f"{cfg.patience} epoch(s) after epoch {p.best_epoch} "
-                              f"(best {best_val:.4g}); restored the weights of epoch {p.best_epoch}.")
-                    break
-            else:
-                reason = f"Finished all {cfg.epochs} epochs ({step} steps)."
-                if best_state is not None and p.best_epoch != cfg.epochs:
-                    reason += f" Restored the best weights, from epoch {p.best_epoch}."
-        except _Stopped:
-            bad = flush()
-            if bad is not None:
-                return self._end_diverged(bad, best_state, last_good)
-            state = "stopped"
-            reason = f"Stopped by the user during epoch {p.epoch + 1} after {step} steps."
-            if best_state is not None:
-                reason += f" Restored the best weights, from epoch {p.best_epoch}."
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        return state, reason
-
-    def _end_diverged(self, bad: tuple[int, float] | None, best_state, last_good,
-                      epoch: int | None = None) -> tuple[str, str]:
-        """Restore best (early stopping on) or last-epoch weights after a non-finite loss."""
-        if bad is not None:
-            bad_step, value = bad
-            with self._lock:
-                self._p.step = bad_step
-            word = "NaN" if math.isnan(value) else "infinite"
-            reason = self._diverged_reason("training loss", f"{word} at step {bad_step}")
-        else:
-            reason = self._diverged_reason("validation loss", f"NaN or infinite in epoch {epoch}")
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-            reason += f" Kept the best weights, from epoch {self._p.best_epoch}."
-        else:
-            self.model.load_state_dict(last_good)
-            done = self._p.epoch
-            reason += (f" Kept the weights from the end of epoch {done}." if done else
-                       " Kept the initial weights (it diverged in the first epoch).")
-        return "diverged", reason
+            raise Stopped

@@ -125,7 +125,7 @@ def test_clipping_off_still_reports_grad_norm(ds):
 def test_early_stopping_restores_best_weights(ds, monkeypatch):
     scripted = iter([1.0, 0.5, 0.7, 0.8, 0.9, 1.0])       # best at epoch 2, then no improvement
     run = TrainingRun(ds, MODEL, cfg(epochs=6, patience=2))
-    monkeypatch.setattr(run, "_validate", lambda X, Y: next(scripted))
+    monkeypatch.setattr(run.task, "validate", lambda checkpoint: next(scripted))
     p = run.run()
     assert p.state == "early_stopped" and p.epoch == 4
     assert p.best_epoch == 2 and p.best_val == 0.5 and "epoch 2" in p.reason
