@@ -23,7 +23,7 @@ from gru_core.text.corpus import (MAX_TEXT_BYTES, MIN_TEXT_CHARS, UNK, CharVocab
                                   clean_text, decode_text, load_time_machine, min_train_chars,
                                   strip_gutenberg, text_dataset)
 from gru_core.text.infer import MAX_GENERATE, generate, mean_ce, perplexity
-from gru_core.text.lm import CharLM, ScratchGRU, detach_state
+from gru_core.text.lm import CharLM, ScratchGRU, detach_state, init_charlm
 from gru_core.text.task import LiveSampler, LMTask, SampleSettings, compare_speed
 
 __all__ = [
@@ -34,6 +34,6 @@ __all__ = [
     "MAX_TEXT_BYTES", "MIN_TEXT_CHARS", "UNK", "CharVocab", "TextData", "clean_text", "decode_text",
     "load_time_machine", "min_train_chars", "strip_gutenberg", "text_dataset",
     "MAX_GENERATE", "generate", "mean_ce", "perplexity",
-    "CharLM", "ScratchGRU", "detach_state",
+    "CharLM", "ScratchGRU", "detach_state", "init_charlm",
     "LiveSampler", "LMTask", "SampleSettings", "compare_speed",
 ]

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from gru_core.errors import DataError
-from gru_core.model import CELLS
+from gru_core.model import CELLS, init_weights
 from gru_core.text.config import TextConfig
 
-__all__ = ["CharLM", "ScratchGRU", "detach_state"]
+__all__ = ["CharLM", "ScratchGRU", "detach_state", "init_charlm"]
 
 
 class ScratchGRU(nn.Module):
@@ -59,14 +59,23 @@ class ScratchGRU(nn.Module):
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.dropout = float(dropout)
-        bound = 1.0 / math.sqrt(hidden_size)              # nn.GRU's U(-1/sqrt(U), 1/sqrt(U))
+        self.drop = nn.Dropout(self.dropout)              # between layers, training mode only
         for k in range(num_layers):
             width = input_size if k == 0 else hidden_size
             for name, shape in ((f"weight_ih_l{k}", (3 * hidden_size, width)),
                                 (f"weight_hh_l{k}", (3 * hidden_size, hidden_size)),
                                 (f"bias_ih_l{k}", (3 * hidden_size,)),
                                 (f"bias_hh_l{k}", (3 * hidden_size,))):
-                self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+                self.register_parameter(name, nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Every weight and bias ~ U(-1/sqrt(U), 1/sqrt(U)), as ``nn.GRU``; drawn from
+        ``generator`` (torch's global RNG when None), parameter by parameter in registration order."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` (B, T, I), ``h0`` (K, B, U) or None -> output (B, T, U), h_n (K, B, U)."""
@@ -90,8 +99,8 @@ class ScratchGRU(nn.Module):
                 outs.append(h)
             layer_in = torch.stack(outs, dim=1)                           # (B, T, U)
             finals.append(h)
-            if self.dropout > 0 and self.training and k < K - 1:
-                layer_in = F.dropout(layer_in, self.dropout, training=True)
+            if k < K - 1:
+                layer_in = self.drop(layer_in)                            # identity in eval mode
         return layer_in, torch.stack(finals)                              # (B, T, U), (K, B, U)
 
     def to_nn_gru(self) -> nn.GRU:
@@ -100,6 +109,20 @@ class ScratchGRU(nn.Module):
                      dropout=self.dropout if self.num_layers > 1 else 0.0)
         gru.load_state_dict(self.state_dict())
         return gru.to(next(self.parameters()).device)
+
+
+def init_charlm(model: "CharLM", generator: torch.Generator) -> "CharLM":
+    """Re-draw every weight of ``model`` from ``generator`` only (never torch's global RNG):
+    embedding, recurrent layer and head, in that order, with PyTorch's default distributions
+    (``gru_core.model.init_weights``; :meth:`ScratchGRU.reset_parameters` for the scratch GRU)."""
+    for part in (model.embed, model.rnn, model.head):
+        if part is None:
+            continue
+        if isinstance(part, ScratchGRU):
+            part.reset_parameters(generator)
+        else:
+            init_weights(part, generator)
+    return model
 
 
 def detach_state(state):

@@ -32,7 +32,8 @@ from gru_core.text.batches import batches_per_epoch, text_batches
 from gru_core.text.config import TextConfig
 from gru_core.text.corpus import CharVocab, TextData
 from gru_core.text.infer import generate, mean_ce
-from gru_core.text.lm import CharLM, detach_state
+from gru_core.task import seeded_global_rng
+from gru_core.text.lm import CharLM, detach_state, init_charlm
 
 __all__ = ["LMTask", "LiveSampler", "SampleSettings", "compare_speed"]
 
@@ -67,9 +68,9 @@ class LMTask:
                             f"for one batch of {cfg.batch_size} x {cfg.seq_len} characters: use a "
                             "smaller batch, shorter sequences or a longer text.")
         self._steps = n
-        with torch.random.fork_rng(devices=[]):           # seeded init, global RNG untouched
-            torch.manual_seed(seed)
+        with seeded_global_rng(torch.device("cpu")):     # nn's default init draws (then discarded)
             self.model = CharLM(cfg, len(data.vocab))
+        init_charlm(self.model, torch.Generator().manual_seed(seed))   # the run's own seed
         self._train, self._val = data.train, data.val
         self._state = None                                # carried hidden state (sequential)
 
@@ -210,11 +211,12 @@ def compare_speed(cfg: TextConfig, vocab_size: int, repeats: int = 3, seed: int 
         ``{"nn.GRU": tokens/s, "scratch": tokens/s, "speedup": ratio, "max_abs_diff": float}``
     """
     base = dataclasses.replace(cfg, cell="gru", scratch=False, dropout=0.0).validate()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    with seeded_global_rng(torch.device("cpu")):
         fast = CharLM(base, vocab_size)
-        x = torch.randint(1, vocab_size, (cfg.batch_size, cfg.seq_len))   # (B, T)
-    slow = CharLM(dataclasses.replace(base, scratch=True), vocab_size)
+        slow = CharLM(dataclasses.replace(base, scratch=True), vocab_size)
+    init_charlm(fast, gen)
+    x = torch.randint(1, vocab_size, (cfg.batch_size, cfg.seq_len), generator=gen)   # (B, T)
     slow.load_state_dict(fast.state_dict())               # identical parameter names
     out = {}
     for name, m in (("nn.GRU", fast), ("scratch", slow)):
