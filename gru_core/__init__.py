@@ -5,6 +5,9 @@ notebook needs are importable from here::
 
     import gru_core as gc
     trace = gc.trace_gates(model.rnn, x)   # r, z, n, h: (num_layers, B, T, hidden)
+
+The character-level language model lives in ``gru_core.text`` (its main names are here too;
+``gru_core.text.generate`` is ``gc.generate_text``, since ``gc.generate`` makes series).
 """
 from gru_core.bundle import Bundle, load_bundle, save_bundle
 from gru_core.data import (SampleInfo, Series, Table, handle_missing, list_samples, load_sample,
@@ -19,6 +22,9 @@ from gru_core.gates import GateTrace, trace_gates, z_keep_to_write, z_write_to_k
 from gru_core.generators import GENERATORS, Generator, Param, generate
 from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
+from gru_core.text import (CharGates, CharLM, CharVocab, LiveSampler, LMTask, ScratchGRU, TextConfig,
+                           TextData, char_gates, perplexity, rank_units, text_dataset)
+from gru_core.text import generate as generate_text   # gc.generate is the series generator
 from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.windows import (Dataset, Scaler, SplitConfig, WindowConfig, Windows, make_dataset,
                               min_length)
@@ -36,4 +42,6 @@ __all__ = [
     "CELLS", "Forecaster", "ModelConfig", "init_weights",
     "ForecastTask", "Progress", "Task", "TrainConfig", "TrainingRun", "device_report", "resolve_device",
     "Dataset", "Scaler", "SplitConfig", "WindowConfig", "Windows", "make_dataset", "min_length",
+    "CharGates", "CharLM", "CharVocab", "LiveSampler", "LMTask", "ScratchGRU", "TextConfig", "TextData",
+    "char_gates", "generate_text", "perplexity", "rank_units", "text_dataset",
 ]

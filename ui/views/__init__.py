@@ -1,0 +1,1 @@
+"""One view module per page: the page's drawing logic, so the page file reads top to bottom."""
