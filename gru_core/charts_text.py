@@ -68,16 +68,21 @@ def perplexity_figure(steps, step_loss, epoch_steps, epoch_train, epoch_val, *, 
                                  line=dict(color=COLORS["val"], width=2.4), marker=dict(size=8),
                                  customdata=epochs,
                                  hovertemplate="epoch %{customdata}: validation %{y:.2f}<extra></extra>"))
-    fig.add_hline(y=vocab_size, line=dict(color=COLORS["naive"], dash="dot", width=1),
-                  annotation_text=f"uniform guess = {vocab_size} (vocabulary size)",
-                  annotation_position="top right", annotation_font=dict(size=12, color=COLORS["naive"]))
+    fig.add_hline(y=vocab_size, line=dict(color=COLORS["naive"], dash="dot", width=1))
+    fig.add_annotation(x=1.0, xref="paper", xanchor="right", yanchor="bottom", showarrow=False,
+                       y=math.log10(vocab_size) if log_y else vocab_size,   # log axes place by log10
+                       text=f"uniform guess = {vocab_size} (vocabulary size)",
+                       font=dict(size=12, color=COLORS["naive"]))
     themed(fig, title="Perplexity per character (lower is better; 1 = certain)", height=height,
            x_title="optimiser step", y_title="perplexity" + (" (log scale)" if log_y else ""))
     fig.update_layout(hovermode="closest", uirevision="ppl",
                       legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
     if log_y:
-        top = max(vocab_size * 1.3, 2.0)
-        fig.update_yaxes(type="log", range=[0.0, math.log10(top)])
+        top = max(vocab_size * 1.5, 2.0)
+        ticks = [t for t in (1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500)
+                 if t <= top]
+        fig.update_yaxes(type="log", range=[0.0, math.log10(top)], tickvals=ticks,
+                         ticktext=[f"{t:g}" for t in ticks])
     return fig
 
 

@@ -14,7 +14,7 @@ page.header(
     "find units that track spaces, line ends or quotes.")
 
 view.keep_settings()
-left, right = st.columns([1, 2.1], gap="large")
+left, right = st.columns([1.25, 2], gap="large")
 text, source, vocab_size = None, "", 28
 with left, page.body("reading the text settings"):
     text, source = view.source_picker()

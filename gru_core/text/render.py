@@ -81,7 +81,7 @@ def passage_html(text: str, values, quantity: str, tooltips: list[str] | None = 
         raise DataError(f"{len(text)} characters but {len(tooltips)} tooltips.")
     parts = [f'<div style="font-family: ui-monospace, Menlo, Consolas, monospace; '
              f'font-size: {int(font_px)}px; line-height: 1.75; white-space: pre-wrap; '
-             f'color: #14213d; word-break: break-all;">']
+             f'color: #14213d; overflow-wrap: anywhere;">']
     for t, c in enumerate(text):
         tip = f' title="{html.escape(tooltips[t], quote=True)}"' if tooltips else ""
         style = f"background: {color_for(quantity, v[t])}; border-radius: 2px;"

@@ -26,7 +26,7 @@ from gru_core.model import CELLS
 from gru_core.text import (CHAR_CLASSES, MAX_GENERATE, MAX_PASSAGE, MAX_TEXT_BYTES, QUANTITIES,
                            LiveSampler, LMTask, SampleSettings, TextConfig, TextData, char_classes,
                            char_gates, compare_speed, decode_text, generate, load_time_machine,
-                           rank_units, text_dataset)
+                           mean_ce, rank_units, text_dataset)
 from gru_core.text.render import legend_html, passage_html
 from gru_core.train import TrainConfig, TrainingRun
 from ui.data_source import TRAIN_THREADS
@@ -45,7 +45,7 @@ DEFAULTS = {                          # every Text setting: key -> default (meas
     "text_len": 200, "text_greedy": False, "text_topk": 0, "text_gen_seed": 0,
     "text_q": "z", "text_class": "space", "text_layer": 1,
 }
-SOURCES = {"time_machine": "The Time Machine (H. G. Wells)", "upload": "Upload a .txt file"}
+SOURCES = {"time_machine": "The Time Machine", "upload": "Upload .txt"}
 
 
 @dataclass
@@ -168,16 +168,16 @@ def settings_panel() -> None:
                    help="Adam. 0.01 learns characters quickly; lower it if the perplexity jumps.")
     b.number_input("Seed", 0, 2**31 - 1, step=1, key="text_seed",
                    help="Initial weights and batches: the same seed gives the same run.")
-    a.toggle("Clip gradients", key="text_clip_on",
+    a.toggle("Clipping", key="text_clip_on",
              help="Rescale the gradient when its norm exceeds the maximum: keeps a recurrent net from "
                   "exploding.")
-    b.number_input("Max norm", 0.1, 100.0, step=0.5, key="text_clip", disabled=not ss["text_clip_on"])
-    a.number_input("Epochs", 1, 500, step=1, key="text_epochs", help="Passes over the training text.")
-    a.toggle("Time budget", key="text_budget_on", help="Stop after this many seconds of training.")
+    b.number_input("Max grad norm", 0.1, 100.0, step=0.5, key="text_clip",
+                   disabled=not ss["text_clip_on"])
+    a.toggle("Time limit", key="text_budget_on", help="Stop after this many seconds of training "
+             "(pauses not counted), even if epochs remain.")
     b.number_input("Seconds", 5, 3600, step=15, key="text_budget", disabled=not ss["text_budget_on"])
+    a.number_input("Epochs", 1, 500, step=1, key="text_epochs", help="Passes over the training text.")
     st.segmented_control("Batches", ["sequential", "random"], key="text_sampling", required=True,
-                         format_func={"sequential": "sequential (state carried)",
-                                      "random": "random sampling"}.get,
                          help="Sequential: each batch continues the previous one, and the hidden state "
                               "is carried over (detached). Random: shuffled pieces, zero state each.")
 
@@ -274,6 +274,15 @@ def end_message(j: TextJob, p) -> None:
         box(f"**{p.state.replace('_', ' ').capitalize()}.** {p.reason}")
 
 
+def final_val(j: TextJob) -> float:
+    """Mean validation cross-entropy of the run's kept weights (computed once per run)."""
+    key = ("_text_final_val", j.started)
+    if ss.get("_text_final_val_for") != key:
+        ss["_text_final_val"] = mean_ce(j.model, j.data.val)
+        ss["_text_final_val_for"] = key
+    return ss["_text_final_val"]
+
+
 def live_body() -> None:
     j = job()
     if j is None:
@@ -301,18 +310,21 @@ def live_body() -> None:
     frac = p.step / p.total_steps if p.total_steps else 0.0
     if j.budget_s is not None:
         frac = max(frac, min(p.elapsed_s / j.budget_s, 1.0))
-    st.progress(1.0 if p.done else min(frac, 1.0),
-                text=f"Epoch {p.epoch + (0 if p.done else 1)}/{p.epochs} · step {p.step:,} · "
-                     f"ETA {fmt_s(eta) if not p.done else '—'} · elapsed {fmt_s(p.elapsed_s)}")
-    m = st.columns(5)
+    where = (f"{p.epoch} of {p.epochs} epochs completed" if p.done else
+             f"Epoch {p.epoch + 1}/{p.epochs} · ETA {fmt_s(eta)}")
+    st.progress(1.0 if p.state == "finished" else min(frac, 1.0),
+                text=f"{where} · step {p.step:,} · elapsed {fmt_s(p.elapsed_s)} · "
+                     f"{p.device.upper()} ({p.threads} thread{'s' if p.threads != 1 else ''})")
+    val, val_help = p.val_loss, "after each epoch"
+    if p.done and p.step > 0 and (not p.epoch_steps or p.epoch_steps[-1] != p.step):
+        val, val_help = final_val(j), "of the final weights, scored when the run ended"
+    m = st.columns(3)
     m[0].metric("Train perplexity", _ppl(p.train_loss), help="exp(mean cross-entropy per character) "
                 "of the last step. 1 = certain; the vocabulary size = a uniform guess.")
-    m[1].metric("Validation perplexity", _ppl(p.val_loss), help="The same on the held-out last tenth "
-                "of the text, after each epoch.")
-    m[2].metric("Best validation", _ppl(p.best_val))
-    m[3].metric("Characters / s", f"{p.windows_per_s:,.0f}", help="Training throughput (tokens = "
+    m[1].metric("Validation perplexity", _ppl(val), help="The same on the held-out last tenth of the "
+                f"text, {val_help}. Best after an epoch: {_ppl(p.best_val)}.")
+    m[2].metric("Characters / s", f"{p.windows_per_s:,.0f}", help="Training throughput (tokens = "
                 "characters), validation time included.")
-    m[4].metric("Device", f"{p.device.upper()}", help=f"{p.threads} CPU thread(s) for torch.")
     fig = charts_text.perplexity_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train,
                                         p.epoch_val, vocab_size=len(j.data.vocab),
                                         tokens_per_step=c.seq_len * c.batch_size)
