@@ -119,7 +119,9 @@ def test_train_generate_and_colour(page, app_server):
     # the coloured passage: one span per character, each with its r, z, n, h tooltip
     spans = page.locator('[data-testid="stHtml"] span[title*=" z "]')
     expect(spans.first).to_be_attached()
-    assert spans.count() >= 500
+    bh.wait_ready(page)
+    bh.wait_until(lambda: spans.count() >= 500, timeout=60, message="the coloured passage")
+    expect(page.locator(bh.ERROR_ALERT)).to_have_count(0)
     assert re.search(r"r [0-9.]+ · z [0-9.]+ · n [-+0-9.]+ · h [-+0-9.]+", spans.first.get_attribute("title"))
     clean(page)
     shoot(page, "text_trained")

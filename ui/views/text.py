@@ -410,11 +410,12 @@ def default_passage(j: TextJob) -> str:
 
 
 def gates_panel(j: TextJob) -> None:
-    if ss.get("_text_passage_for") != j.started or "text_passage" not in ss:   # a new run
+    # a new run, or no passage (emptied, or lost when a click interrupted the run that set it)
+    if ss.get("_text_passage_for") != j.started or not str(ss.get("text_passage", "")).strip():
         ss["text_passage"] = default_passage(j)
         ss["_text_passage_for"] = j.started
-    st.text_area(f"Passage (up to {MAX_PASSAGE:,} characters; default: validation text, unseen in "
-                 "training)", key="text_passage", height=110, max_chars=MAX_PASSAGE)
+    st.text_area(f"Passage (up to {MAX_PASSAGE:,} characters; empty = an excerpt of the validation "
+                 "text, unseen in training)", key="text_passage", height=110, max_chars=MAX_PASSAGE)
     g = _gates(j, ss["text_passage"])
     K, _, U = g.z.shape
     a, b, c, d = st.columns([2, 2, 1.2, 1.2])
