@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/cell.py", title="Cell", icon=":material/calculate:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/memory.py", title="Memory", icon=":material/history:"),
+    st.Page("pages/text.py", title="Text", icon=":material/article:"),
 ]
 
 state.init()

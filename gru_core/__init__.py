@@ -12,6 +12,9 @@ Symbols, the same in every module's shape comments and docstrings:
     L lookback     H horizon          K layers
     U units (hidden_size)             D directions (2 if bidirectional, else 1)
     V vocabulary
+
+The character-level language model lives in ``gru_core.text`` (its main names are here too;
+``gru_core.text.generate`` is ``gc.generate_text``, since ``gc.generate`` makes series).
 """
 from gru_core.bundle import Bundle, load_bundle, save_bundle
 from gru_core.cell import CellRun, CellStep, CellWeights, gru_step, preset_weights, run_cell, weights_from_gru
@@ -32,6 +35,9 @@ from gru_core.memory import ImpulseResponse, impulse_response, input_sensitivity
 from gru_core.metrics import METRICS, Metric
 from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
+from gru_core.text import (CharGates, CharLM, CharVocab, LiveSampler, LMTask, ScratchGRU, TextConfig,
+                           TextData, char_gates, perplexity, rank_units, text_dataset)
+from gru_core.text import generate as generate_text   # gc.generate is the series generator
 from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.verdict import best_baseline, steps_where_model_wins, verdict
 from gru_core.transforms import (TRANSFORMS, FittedTransform, Transform, fit_transform,
@@ -57,4 +63,6 @@ __all__ = [
     "ForecastTask", "Progress", "Task", "TrainConfig", "TrainingRun", "device_report", "resolve_device",
     "TRANSFORMS", "FittedTransform", "Transform", "fit_transform", "inverse_windows", "range_warning",
     "Dataset", "Scaler", "SplitConfig", "WindowConfig", "Windows", "make_dataset", "min_length",
+    "CharGates", "CharLM", "CharVocab", "LiveSampler", "LMTask", "ScratchGRU", "TextConfig", "TextData",
+    "char_gates", "generate_text", "perplexity", "rank_units", "text_dataset",
 ]
