@@ -1,4 +1,4 @@
-"""gru_core.text.render and charts_text: the coloured passage is escaped; colours follow the scale."""
+"""gru_core.text.render and gru_core.charts.text: the coloured passage is escaped; colours follow the scale."""
 from __future__ import annotations
 
 import html
@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from gru_core.charts_text import perplexity_figure, unit_figure
+from gru_core.charts.text import perplexity_figure, unit_figure
 from gru_core.errors import DataError
 from gru_core.text.render import color_for, legend_html, passage_html
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from gru_core import charts_text
+from gru_core.charts import text as charts_text
 from gru_core.errors import DataError
 from gru_core.model import CELLS
 from gru_core.text import (CHAR_CLASSES, MAX_GENERATE, MAX_PASSAGE, MAX_TEXT_BYTES, QUANTITIES,

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from gru_core.charts import COLORS, as_f32, line, themed
+from gru_core.charts.theme import COLORS, as_f32, line, themed
 
 __all__ = ["perplexity_figure", "unit_figure"]
 
