@@ -1,10 +1,14 @@
-"""Take the README's screenshots: the app's default setup, one default training run, every page.
+"""Take the README's screenshots: the default setup, one default training run, every page.
 
     python docs/make_screenshots.py      # needs Debian's chromium (apt-get install chromium)
 
-Starts the app on a free local port, opens the Data page as a new visitor sees it, trains the
-default model on the Train page, and saves full-page PNGs of Data, Train, Forecast and Gates
-to docs/screenshots/.
+Starts the app on a free local port and, in ONE browser session (so the trained model carries
+from page to page): opens Data as a new visitor sees it, trains the default model on Train, then
+visits every other page app.py lists, pressing the page's own start button where it has one
+(Text trains for a few seconds and generates; Compare is shown before its run). Each shot is the
+first screen at 1400 x 1000 (what a visitor sees without scrolling), saved to docs/screenshots/
+as a 256-colour PNG so each stays small enough for the repository (~100-300 KB). The Train page
+is also shot at the projector size 1280 x 720.
 """
 from __future__ import annotations
 
@@ -17,27 +21,57 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import browser_helpers as bh  # noqa: E402
 
 OUT = HERE / "screenshots"
+PROJECTOR = {"width": 1280, "height": 720}
+
+
+def shot(page, name: str) -> Path:
+    """The current first screen as a small palette PNG."""
+    from PIL import Image
+
+    OUT.mkdir(exist_ok=True)
+    page.wait_for_timeout(1500)                   # let Plotly finish drawing
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path))
+    Image.open(path).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+        path, optimize=True)
+    print(f"  {path.name}: {path.stat().st_size / 1024:.0f} KB")
+    return path
+
+
+def click(page, key: str) -> None:
+    button = page.locator(f".st-key-{key} button")
+    if button.count():
+        button.first.click()
+        bh.wait_ready(page)
 
 
 def main() -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    OUT.mkdir(exist_ok=True)
     with bh.StreamlitServer("screenshots_streamlit.log") as server, sync_playwright() as p:
         browser = bh.launch_chromium(p)
         page = browser.new_page(viewport=bh.VIEWPORT)
         bh.goto(page, server.url, "data")
-        bh.screenshot(page, "data", OUT)
+        shot(page, "data")
         bh.nav(page, "train")
-        page.locator(".st-key-btn_start button").click()
+        click(page, "btn_start")
         expect(page.get_by_text("Finished.").or_(page.get_by_text("Early-stopped."))).to_be_visible(
-            timeout=120_000)
+            timeout=300_000)
         bh.wait_ready(page)
-        bh.screenshot(page, "train", OUT)
-        for name in ("forecast", "gates"):
+        shot(page, "train")
+        page.set_viewport_size(PROJECTOR)
+        shot(page, "train_projector")
+        page.set_viewport_size(bh.VIEWPORT)
+        for name in bh.PAGES:
+            if name in ("data", "train"):
+                continue
             bh.nav(page, name)
-            page.wait_for_timeout(1500)           # let Plotly finish drawing
-            bh.screenshot(page, name, OUT)
+            if name == "text":
+                click(page, "text_btn_start")
+                page.wait_for_timeout(25_000)      # a few seconds of training: words appear
+                click(page, "text_btn_stop")
+                click(page, "text_btn_generate")
+            shot(page, name)
         browser.close()
     print("saved", ", ".join(sorted(f.name for f in OUT.glob("*.png"))))
 
