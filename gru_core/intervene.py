@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from gru_core.errors import DataError
-from gru_core.gates import GateTrace, _check_inputs, trace_gates
+from gru_core.gates import GateTrace, _check_inputs, layer_weights, trace_gates
 
 __all__ = ["MODES", "EDITS", "Clamp", "Edit", "WhatIf", "trace_clamped", "forecast_from_trace",
            "apply_edits", "window_values", "what_if"]
@@ -141,9 +141,7 @@ def trace_clamped(gru: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None,
     gates = {g: x.new_empty(L, B, T, H) for g in ("r", "z", "n", "h")}
     layer_in = x  # (B, T, C) input of layer k
     for k in range(L):
-        w_ih, w_hh = getattr(gru, f"weight_ih_l{k}"), getattr(gru, f"weight_hh_l{k}")  # (3H, C), (3H, H)
-        b_ih = getattr(gru, f"bias_ih_l{k}") if gru.bias else w_ih.new_zeros(3 * H)  # (3H,)
-        b_hh = getattr(gru, f"bias_hh_l{k}") if gru.bias else w_ih.new_zeros(3 * H)  # (3H,)
+        w_ih, w_hh, b_ih, b_hh = layer_weights(gru, k)  # (3H, C), (3H, H), (3H,), (3H,)
         gi_all = layer_in @ w_ih.t() + b_ih  # (B, T, 3H) W_i x_t + b_i for every t
         h = h0[k]  # (B, H)
         for t in range(T):
