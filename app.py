@@ -15,6 +15,8 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
     st.Page("pages/gates.py", title="Gates", icon=":material/tune:"),
+    st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/compare:"),
 ]
 
 state.init()
