@@ -31,7 +31,8 @@ with page.body("comparing runs"):
     st.subheader("Side by side")
     default = ids[-2:] if len(ids) >= 2 else ids
     picked = st.multiselect("Runs to compare (two or three)", ids, default=default,
-                            max_selections=3, key="runs_pick", format_func=lambda i: f"run {i}")
+                            max_selections=3, key=f"runs_pick_{ids[-1]}",   # new run: new default
+                            format_func=lambda i: f"run {i}")
     if len(picked) < 2:
         page.empty_state("Pick two or three runs to compare (rewind one above to get a second).")
         st.stop()
