@@ -41,6 +41,7 @@ def _run_status() -> None:
 
 def draw() -> None:
     """Draw the shared sidebar (after ``st.navigation`` so it sits under the page list)."""
+    runs.remember_finished()   # a run that has ended enters the Runs page's history (once)
     with st.sidebar:
         st.caption("**Data** · " + data_source.source_label())
         _run_status()

@@ -1,7 +1,8 @@
 """Runs page drawing, and the session's run history and background "lab runs" it shares with Lab.
 
-* The history (``gru_core.history.RunHistory``) lives in session state; every finished run of the
-  Train page is added once (:func:`remember_current`).
+* The history (``gru_core.history.RunHistory``) lives in session state (``ui.runs.history``);
+  every finished run of the Train page is added once (``ui.runs.remember_finished``, called by
+  the sidebar on every page), with the gate tape recorded while it trained.
 * A lab run is a ``TrainingRun`` started here, with a ``GateTape`` on its probe window: a rewind
   (one setting changed, same seed) or a replay of a run with the tape on (nothing changed, so --
   same seed, same thread count -- the same numbers). The worker thread never calls ``st.*``; a
@@ -24,19 +25,12 @@ BG = "_lab_bg"        # session key of the background lab run
 
 
 def history() -> RunHistory:
-    return st.session_state.setdefault("runs_history", RunHistory())
+    return runs.history()
 
 
 def remember_current() -> None:
-    """Add the Train page's finished run to the history (once)."""
-    j = runs.job()
-    if j is None or j.run.running or j.run.snapshot().step == 0:
-        return
-    key = f"run:{id(j.run)}:{j.started}"
-    h = history()
-    if key not in h.keys:
-        h.add_run(j.run, source=j.source, key=key, setup=j.setup,
-                  tape=getattr(j, "tape", None))
+    """Add the Train page's finished run to the history (once; the sidebar does it too)."""
+    runs.remember_finished()
 
 
 # ------------------------------------------------------------------------- background lab runs
