@@ -7,7 +7,7 @@
 
 A :class:`Frame` holds the epoch, a CPU float32 copy of the model's weights (``state_dict``), the
 :class:`gru_core.gates.GateTrace` of the probe window computed by :func:`trace_gates` on exactly
-those weights, and the probe window's forecast (scaled units). So a frame can always be
+those weights (traced on first read), and the probe window's forecast (scaled units). So a frame can always be
 re-checked: load its ``state`` into a fresh model and trace again.
 
 Bounded: at most ``max_frames`` frames. When the tape is full it keeps every second frame (the
@@ -17,8 +17,10 @@ Memory: :meth:`GateTape.frame_bytes` per frame (weights + 4 gate tensors + outpu
 ``max_frames`` times that; for the app's default model (32 units, 1 layer, lookback 24) about
 50 KB a frame, 10 MB for 200 frames.
 
-Cost: the trace runs in the training thread, on the CPU, at each epoch end -- once per epoch,
-never inside the step loop (bench/bench_lab.py measures the throughput ratio with the tape on).
+Cost: the training thread only copies the weights at each epoch end (microseconds for the
+default model; never inside the step loop). The gates are traced from those weights when a frame
+is first read (:meth:`GateTape.frames`, in the reader's thread) and then kept. bench/bench_lab.py
+measures the throughput ratio with the tape on.
 """
 from __future__ import annotations
 
@@ -50,15 +52,16 @@ class Frame:
     state : dict of str to torch.Tensor
         CPU copy of the model's ``state_dict`` at that moment.
     trace : GateTrace
-        (K, 1, L, U) gates of the probe window under ``state`` (``trace_gates``).
+        (K, 1, L, U) gates of the probe window under ``state`` (``trace_gates``); filled in by
+        :meth:`GateTape.frames` the first time the frame is read.
     forecast : np.ndarray
-        (H,) the probe window's forecast under ``state``, scaled units.
+        (H,) the probe window's forecast under ``state``, scaled units (filled in likewise).
     """
 
     epoch: int
     state: dict
-    trace: GateTrace
-    forecast: np.ndarray
+    trace: GateTrace | None
+    forecast: np.ndarray | None
 
 
 def _nbytes(t) -> int:
@@ -95,6 +98,7 @@ class GateTape:
         self._frames: list[Frame] = []
         self._lock = threading.Lock()
         self._shadow: nn.Module | None = None  # CPU copy of the model the traces run on
+        self._trace_lock = threading.Lock()    # one thread traces at a time (shared shadow)
 
     def wants(self, epoch: int) -> bool:
         """True if :meth:`record` would keep a frame for ``epoch``."""
@@ -102,10 +106,11 @@ class GateTape:
 
     @torch.no_grad()
     def record(self, epoch: int, model: nn.Module) -> bool:
-        """Copy ``model``'s weights, trace the probe window on them, keep the frame.
+        """Keep a CPU copy of ``model``'s weights as the frame of ``epoch``.
 
-        Called from the training thread (``TrainingRun.on_epoch_end``). Returns False (nothing
-        kept) for an epoch the current stride skips.
+        Called from the training thread (``TrainingRun.on_epoch_end``): it only copies the
+        weights; the probe window's gates are traced from them when the frame is first read
+        (:meth:`frames`). Returns False (nothing kept) for an epoch the current stride skips.
         """
         if not self.wants(epoch):
             return False
@@ -114,31 +119,43 @@ class GateTape:
                             "Train with cell = GRU to record a tape.")
         state = {k: v.detach().to("cpu", torch.float32, copy=True)
                  for k, v in model.state_dict().items()}
-        if self._shadow is None:
-            self._shadow = copy.deepcopy(model).to("cpu", torch.float32).eval()
-        shadow = self._shadow
-        shadow.load_state_dict(state)
-        trace = trace_gates(shadow.rnn, self.probe_x)
-        forecast = forecast_from_trace(shadow, trace)[0].numpy().copy()  # (H,)
         with self._lock:
-            self._frames.append(Frame(epoch, state, trace, forecast))
+            if self._shadow is None:  # once: the architecture the traces are run on
+                self._shadow = copy.deepcopy(model).to("cpu", torch.float32).eval()
+            self._frames.append(Frame(epoch, state, None, None))
             if len(self._frames) >= self.max_frames:
                 self._frames = self._frames[::2]  # keeps frame 0; halves the tape
                 self.every *= 2
         return True
 
+    @torch.no_grad()
+    def _fill(self, f: Frame) -> None:
+        """Trace the probe window on ``f.state`` (caller holds ``_trace_lock``)."""
+        shadow = self._shadow
+        shadow.load_state_dict(f.state)
+        trace = trace_gates(shadow.rnn, self.probe_x)
+        f.forecast = forecast_from_trace(shadow, trace)[0].numpy().copy()  # (H,)
+        f.trace = trace
+
     def frames(self) -> list[Frame]:
-        """The frames kept so far, oldest first (a copy of the list; frames are not modified)."""
+        """The frames kept so far, oldest first, each with its trace and forecast (traced here,
+        in the calling thread, the first time a frame is read)."""
         with self._lock:
-            return list(self._frames)
+            frames = list(self._frames)
+        with self._trace_lock:
+            for f in frames:
+                if f.trace is None:
+                    self._fill(f)
+        return frames
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._frames)
 
     def epochs(self) -> list[int]:
-        """The epoch of each frame."""
-        return [f.epoch for f in self.frames()]
+        """The epoch of each frame (traces nothing)."""
+        with self._lock:
+            return [f.epoch for f in self._frames]
 
     def frame_bytes(self) -> int:
         """Bytes one frame holds (weights, gates, output, forecast); 0 before the first frame."""
