@@ -32,7 +32,7 @@ from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import TrainConfig
 
 __all__ = ["MAX_RUNS", "REWIND_KNOBS", "RunRecord", "RunHistory", "config_changes",
-           "overlay_curves", "rewind_configs", "same_window_traces"]
+           "overfitting", "overlay_curves", "rewind_configs", "same_window_traces"]
 
 MAX_RUNS = 6   # runs one session keeps by default
 
@@ -263,3 +263,41 @@ def same_window_traces(records, split: str = "test", i: int = 0) -> dict:
                             f"{X.shape[0]} windows.")
         out[r.id] = trace_gates(r.model().rnn, X[i:i + 1])
     return out
+
+
+def overfitting(epoch_train, epoch_val, patience: int, state: str = "running",
+                rise: float = 0.01) -> str | None:
+    """A plain-words note when the validation loss rises while the training loss falls.
+
+    Fires when at least two epochs have passed since the best validation epoch b, the latest
+    validation loss is more than ``rise`` (relative) above the best, and the latest training loss
+    is below epoch b's. Returns None otherwise.
+
+    Parameters
+    ----------
+    epoch_train, epoch_val : sequence of float
+        Per-epoch mean training loss and validation loss (NaN = not validated).
+    patience : int
+        The run's early-stopping patience (0 = off), to say what early stopping did or will do.
+    state : str
+        The run's state ("running", "early_stopped", "finished", ...).
+    """
+    va = np.asarray(epoch_val, dtype=np.float64)
+    tr = np.asarray(epoch_train, dtype=np.float64)
+    if va.size < 3 or not np.isfinite(va).any():
+        return None
+    b = int(np.nanargmin(va))
+    last = va.size - 1
+    if last - b < 2 or not np.isfinite(va[last]) or va[last] <= va[b] * (1 + rise) or tr[last] >= tr[b]:
+        return None
+    e = b + 1  # 1-based epoch
+    msg = (f"**Overfitting:** since epoch {e} the validation loss rose from {va[b]:.4g} to "
+           f"{va[last]:.4g} while the training loss fell from {tr[b]:.4g} to {tr[last]:.4g}: the "
+           "model is learning the training windows by heart, not the pattern. ")
+    if patience <= 0:
+        return msg + (f"Early stopping is off (patience 0), so the model kept is the last epoch's; "
+                      f"turn it on to keep epoch {e}'s weights.")
+    if state == "running" or state == "paused":
+        return msg + (f"Early stopping (patience {patience}) ends the run after {patience} epochs "
+                      f"without a new best and keeps the weights of the best epoch.")
+    return msg + f"Early stopping kept the weights of epoch {e}, the best on validation."

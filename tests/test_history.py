@@ -98,3 +98,16 @@ def test_refuses_running_or_empty_runs(ds):
         h.add_run(TrainingRun(ds, MC, TC))
     with pytest.raises(DataError, match="at least 1"):
         RunHistory(0)
+
+
+def test_overfitting_note_by_hand():
+    from gru_core.history import overfitting
+
+    tr = [1.0, 0.6, 0.4, 0.3, 0.2]
+    va = [1.0, 0.5, 0.55, 0.6, 0.7]           # best at epoch 2, then rising
+    note = overfitting(tr, va, patience=0, state="finished")
+    assert "since epoch 2" in note and "0.5 to 0.7" in note and "patience 0" in note
+    assert "kept the weights of epoch 2" in overfitting(tr, va, 3, "early_stopped")
+    assert overfitting(tr, [1.0, 0.5, 0.45, 0.44, 0.43], 3) is None         # still improving
+    assert overfitting(tr, [1.0, 0.5, 0.55], 3) is None                     # only 1 epoch since
+    assert overfitting([1, 0.6, 0.7, 0.8, 0.9], va, 3) is None              # train rising too

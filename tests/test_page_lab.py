@@ -110,3 +110,13 @@ def test_record_and_scrub_the_tape(job):
     fc = _y(_trace(at, "", "forecast, epoch 1"))
     f1 = rec.tape.frames()[1]
     np.testing.assert_allclose(fc, job.dataset.scaler.inverse_target(f1.forecast), rtol=1e-5)
+
+
+def test_presentation_mode_is_a_shared_setting():
+    from ui import state
+
+    at = open_page(PAGE)
+    at.sidebar.toggle(key="present").set_value(True).run()
+    assert_no_failures(at)
+    assert state.BY_KEY["present"].default is False
+    assert at.query_params.get("present") in (["True"], "True", ["true"], "true", ["1"], "1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import data_source, runs, state
+from ui.widgets import setting_input
 
 devices = state.devices          # gru_core.device.device_report(), asked once per server process
 
@@ -46,6 +47,9 @@ def draw() -> None:
         st.caption("**Data** · " + data_source.source_label())
         _run_status()
         st.caption("**Device** · " + device_summary())
+        if setting_input("present"):    # presentation mode: larger text for a projector
+            st.html("<style>html { font-size: 20px; } "
+                    ".stMainBlockContainer { padding-top: 1.5rem; }</style>")
         problems = st.session_state.get("url_problems") or []
         for msg in problems:
             st.warning(msg)
