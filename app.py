@@ -15,6 +15,8 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
     st.Page("pages/gates.py", title="Gates", icon=":material/tune:"),
+    st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/compare:"),
     st.Page("pages/cell.py", title="Cell", icon=":material/calculate:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/memory.py", title="Memory", icon=":material/history:"),

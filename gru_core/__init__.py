@@ -32,6 +32,10 @@ from gru_core.gates import (EQUATIONS, GateTrace, layer_weights, trace_gates, z_
 from gru_core.generators import GENERATORS, Generator, Param, generate
 from gru_core.gradients import ClipHistory, clipping_experiment, grad_through_time, scale_recurrent
 from gru_core.memory import ImpulseResponse, impulse_response, input_sensitivity, memory_length
+from gru_core.history import RunHistory, RunRecord, rewind_configs
+from gru_core.intervene import (Clamp, Edit, apply_edits, forecast_from_trace, trace_clamped,
+                                what_if, window_values)
+from gru_core.tape import Frame, GateTape
 from gru_core.metrics import METRICS, Metric
 from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
@@ -59,6 +63,9 @@ __all__ = [
     "StepExplanation", "explain_step", "measured_memory", "step_latex", "unit_summary",
     "EQUATIONS", "GateTrace", "layer_weights", "trace_gates", "z_keep_to_write", "z_write_to_keep",
     "GENERATORS", "Generator", "Param", "generate",
+    "RunHistory", "RunRecord", "rewind_configs",
+    "Clamp", "Edit", "apply_edits", "forecast_from_trace", "trace_clamped", "what_if", "window_values",
+    "Frame", "GateTape",
     "CELLS", "Forecaster", "ModelConfig", "init_weights",
     "ForecastTask", "Progress", "Task", "TrainConfig", "TrainingRun", "device_report", "resolve_device",
     "TRANSFORMS", "FittedTransform", "Transform", "fit_transform", "inverse_windows", "range_warning",

@@ -178,14 +178,17 @@ class EpochLoop:
     ``on_progress`` at most every ``eval_every_s`` and at every epoch end. ``generator`` shuffles;
     losses are read back every ``sync_every`` steps; ``dropout_seed`` is the base of the per-step
     global-RNG seeds for a model that draws from it (None for one that does not). :attr:`items`
-    counts the training items processed (read it under ``lock``).
+    counts the training items processed (read it under ``lock``). ``on_epoch_end(epoch, model)``
+    (None: off) is called after each completed epoch's validation and record.
     """
 
     def __init__(self, task: Task, cfg, progress: Progress, lock: threading.Lock, *,
                  checkpoint: Callable[[], None], publish: Callable[[], None] | None,
                  generator: torch.Generator, sync_every: int, dropout_seed: int | None,
-                 device: torch.device):
+                 device: torch.device,
+                 on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None):
         self.task, self.cfg, self.p, self.lock = task, cfg, progress, lock
+        self.on_epoch_end = on_epoch_end
         self.checkpoint, self.publish = checkpoint, publish
         self.generator, self.sync_every = generator, sync_every
         self.dropout_seed, self.device = dropout_seed, device
@@ -266,6 +269,8 @@ class EpochLoop:
                     p.val_loss = val
                     if improved:
                         p.best_val, p.best_epoch = val, epoch
+                if self.on_epoch_end is not None:   # e.g. a gate tape; outside the step loop
+                    self.on_epoch_end(epoch, model)
                 last_pub = time.perf_counter()
                 if self.publish is not None:
                     self.publish()

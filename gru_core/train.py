@@ -176,6 +176,12 @@ class TrainingRun:
     on_progress : callable, optional
         ``on_progress(progress)`` called *from the training thread* with a copied
         :class:`Progress`. It must not call Streamlit. An exception it raises fails the run.
+    on_epoch_end : callable, optional
+        ``on_epoch_end(epoch, model)`` called *from the training thread* after each completed
+        epoch's validation and record (not after a diverged one); for
+        recorders such as :class:`gru_core.tape.GateTape`. Also settable as the attribute
+        ``on_epoch_end`` before :meth:`start`. Its time counts in the run's clock. An exception it
+        raises fails the run.
 
     Attributes
     ----------
@@ -189,11 +195,13 @@ class TrainingRun:
     """
 
     def __init__(self, dataset, model_cfg: ModelConfig, train_cfg: TrainConfig | None = None,
-                 on_progress: Callable[[Progress], None] | None = None):
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None):
         cfg = (train_cfg if train_cfg is not None else TrainConfig()).validate()
         resolve_device(cfg.device)  # an unavailable device fails before the model is built
         task = ForecastTask(dataset, model_cfg, generator_seed=cfg.seed, batch_size=cfg.batch_size)
         self._setup(task, cfg, on_progress)
+        self.on_epoch_end = on_epoch_end
         self.dataset, self.model_cfg = dataset, task.model_cfg
 
     @classmethod
@@ -213,6 +221,7 @@ class TrainingRun:
 
     def _setup(self, task: Task, cfg: TrainConfig, on_progress) -> None:
         self.task, self.cfg, self.on_progress = task, cfg, on_progress
+        self.on_epoch_end = None  # on_epoch_end(epoch, model) in the training thread (e.g. a GateTape)
         self.device = resolve_device(cfg.device)
         self.model = task.model
         self.model.to(self.device)
@@ -338,7 +347,8 @@ class TrainingRun:
         loop = EpochLoop(self.task, cfg, self._p, self._lock, checkpoint=self._checkpoint,
                          publish=self._publish if self.on_progress is not None else None,
                          generator=shuffle, sync_every=self._sync_every,
-                         dropout_seed=dropout_seed, device=self.device)
+                         dropout_seed=dropout_seed, device=self.device,
+                         on_epoch_end=self.on_epoch_end)
         with self._lock:
             self._loop = loop
         return loop.run()

@@ -42,6 +42,7 @@ class Job:
     source: str                      # e.g. "sample: Airline passengers"
     setup: dict = field(default_factory=dict)   # share_params() when it started
     started: float = field(default_factory=time.time)
+    tape: Any = None                 # gru_core.tape.GateTape of the probe window (GRUs), or None
 
 
 @dataclass
@@ -74,7 +75,7 @@ def start() -> Job:
     train_cfg = data_source.train_config()
     run = TrainingRun(ds, model_cfg, train_cfg)
     new = Job(run=run, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
-              source=data_source.source_label(), setup=state.share_params())
+              source=data_source.source_label(), setup=state.share_params(), tape=_tape(run, ds))
     st.session_state["job"] = new
     st.session_state["model_source"] = "run"
     run.start()
@@ -84,6 +85,42 @@ def start() -> Job:
     while time.monotonic() < deadline and run.running and run.snapshot().step == 0:
         time.sleep(0.02)
     return new
+
+
+def _tape(run: TrainingRun, ds: Dataset):
+    """A gate tape on the Lab page's probe window (a test window), recording at every epoch end;
+    None for a non-GRU cell or data without test windows."""
+    from gru_core.tape import GateTape
+
+    if run.model_cfg.cell != "gru" or len(ds.test.starts) == 0:
+        return None
+    i = min(max(int(st.session_state.get("lab_window", 0)), 0), len(ds.test.starts) - 1)
+    tape = GateTape(ds.test.X[i], label=f"test window {i}")
+    tape.record(0, run.model)
+    run.on_epoch_end = tape.record
+    return tape
+
+
+def history():
+    """The session's finished runs (``gru_core.history.RunHistory``), shown on the Runs page."""
+    from gru_core.history import RunHistory
+
+    return st.session_state.setdefault("runs_history", RunHistory())
+
+
+def remember_finished() -> None:
+    """Add the job's run to the history once it has ended (called whenever its model is read)."""
+    j = job()
+    if j is None or j.run.running or j.run.snapshot().step == 0:
+        return
+    key = f"run:{id(j.run)}:{j.started}"
+    h = history()
+    if key not in h.keys:
+        try:
+            h.add_run(j.run, source=j.source, key=key, setup=j.setup, tape=j.tape)
+        except DataError as exc:   # e.g. nothing to score: keep the app going, try once only
+            h.keys.add(key)
+            log.warning("Run not added to the history: %s", exc)
 
 
 def paused() -> bool:

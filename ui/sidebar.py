@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import data_source, runs, state
+from ui.widgets import setting_input
 
 devices = state.devices          # gru_core.device.device_report(), asked once per server process
 
@@ -41,10 +42,14 @@ def _run_status() -> None:
 
 def draw() -> None:
     """Draw the shared sidebar (after ``st.navigation`` so it sits under the page list)."""
+    runs.remember_finished()   # a run that has ended enters the Runs page's history (once)
     with st.sidebar:
         st.caption("**Data** · " + data_source.source_label())
         _run_status()
         st.caption("**Device** · " + device_summary())
+        if setting_input("present"):    # presentation mode: larger text for a projector
+            st.html("<style>html { font-size: 20px; } "
+                    ".stMainBlockContainer { padding-top: 1.5rem; }</style>")
         problems = st.session_state.get("url_problems") or []
         for msg in problems:
             st.warning(msg)

@@ -245,6 +245,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Apple GPU (MPS), else the CPU. Only devices found on this machine are offered.",
             widget="segmented", options=_device_options),
 )
+SETTINGS += (
+    Setting("present", False, "Presentation mode", "Larger text for a projector: bigger fonts "
+            "and chart labels, less padding. Kept in the share link.", widget="toggle"),
+)
 BY_KEY = {s.key: s for s in SETTINGS}
 
 

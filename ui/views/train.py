@@ -137,6 +137,16 @@ def progress_block(p) -> None:
     m[3].metric("Grad norm", f(p.grad_norm), help="Size of the last step's gradient, before clipping.")
 
 
+def overfitting_note(p, patience: int) -> None:
+    """Say "overfitting" (and what early stopping did) when validation loss rises as training
+    loss falls (``gru_core.history.overfitting``)."""
+    from gru_core.history import overfitting
+
+    note = overfitting(p.epoch_train, p.epoch_val, patience, p.state)
+    if note:
+        st.warning(note, icon=":material/trending_up:")
+
+
 def end_block(p) -> None:
     END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.** {p.reason}")
     if p.step > 0:
@@ -179,6 +189,7 @@ def live_view(running: bool) -> None:
         if p.done:
             end_block(p)
         progress_block(p)
+        overfitting_note(p, j.train_cfg.patience)
         log_y = st.toggle("Log-scale loss axis", key="loss_log")
         fig = charts.loss_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train, p.epoch_val,
                                  log_y=log_y, best_epoch=p.best_epoch,

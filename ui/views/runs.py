@@ -1,0 +1,164 @@
+"""Runs page drawing, and the session's run history and background "lab runs" it shares with Lab.
+
+* The history (``gru_core.history.RunHistory``) lives in session state (``ui.runs.history``);
+  every finished run of the Train page is added once (``ui.runs.remember_finished``, called by
+  the sidebar on every page), with the gate tape recorded while it trained.
+* A lab run is a ``TrainingRun`` started here, with a ``GateTape`` on its probe window: a rewind
+  (one setting changed, same seed) or a replay of a run with the tape on (nothing changed, so --
+  same seed, same thread count -- the same numbers). The worker thread never calls ``st.*``; a
+  fragment polls it and adds it to the history when it ends (DESIGN.md §2).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gru_core import charts_lab
+from gru_core.history import (REWIND_KNOBS, RunHistory, config_changes, overlay_curves,
+                              rewind_configs)
+from gru_core.tape import GateTape
+from gru_core.train import TrainingRun
+from ui import runs
+
+BG = "_lab_bg"        # session key of the background lab run
+
+
+def history() -> RunHistory:
+    return runs.history()
+
+
+def remember_current() -> None:
+    """Add the Train page's finished run to the history (once; the sidebar does it too)."""
+    runs.remember_finished()
+
+
+# ------------------------------------------------------------------------- background lab runs
+def start_lab_run(ds, model_cfg, train_cfg, probe_i: int, note: str, source: str) -> None:
+    """Train ``model_cfg`` / ``train_cfg`` on ``ds`` in the background, recording a gate tape of
+    test window ``probe_i``."""
+    if lab_running():
+        raise RuntimeError("A lab run is already training; wait for it or stop it.")
+    run = TrainingRun(ds, model_cfg, train_cfg)
+    tape = GateTape(ds.test.X[probe_i], label=f"test window {probe_i}")
+    tape.record(0, run.model)
+    run.on_epoch_end = tape.record
+    st.session_state[BG] = {"run": run, "tape": tape, "note": note, "source": source}
+    run.start()
+
+
+def lab_running() -> bool:
+    bg = st.session_state.get(BG)
+    return bool(bg and bg["run"].running)
+
+
+def stop_lab_run() -> None:
+    bg = st.session_state.get(BG)
+    if bg:
+        bg["run"].stop()
+
+
+def lab_run_status(where: str) -> None:
+    """Progress of the background lab run; adds it to the history when it ends (polls while it runs)."""
+    @st.fragment(run_every=0.5 if lab_running() else None)
+    def _poll():
+        bg = st.session_state.get(BG)
+        if not bg:
+            return
+        p = bg["run"].snapshot()
+        if not p.done:
+            st.progress(min(p.epoch / max(p.epochs, 1), 1.0),
+                        text=f"Lab run ({bg['note']}): epoch {p.epoch} of {p.epochs}, "
+                             f"{len(bg['tape'])} tape frames")
+            st.button("Stop the lab run", key=f"{where}_stop_bg", on_click=stop_lab_run)
+            return
+        if not bg.get("added"):
+            bg["added"] = True
+            if p.step > 0:
+                history().add_run(bg["run"], source=bg["source"], tape=bg["tape"], note=bg["note"])
+            st.rerun()
+    _poll()
+
+
+# ----------------------------------------------------------------------------------- drawing
+def table(h: RunHistory) -> None:
+    st.dataframe(h.table(), hide_index=True, width="stretch",
+                 column_config={"lr": st.column_config.NumberColumn(format="%g"),
+                                "test MAE": st.column_config.NumberColumn(format="%.4g"),
+                                "best baseline MAE": st.column_config.NumberColumn(format="%.4g")})
+    st.caption("MAE in the data's units on the test windows; best baseline = the better of naive "
+               "and seasonal naive on the same windows. The session keeps the last "
+               f"{h.max_runs} runs.")
+
+
+def side_by_side(records) -> None:
+    """Loss curves, metrics, forecasts and the gates of one window for 2-3 runs."""
+    names = {r.id: f"run {r.id}" for r in records}
+    a, b = records[0], records[1]
+    diff = config_changes(a, b)
+    st.markdown("**What differs (run %d → run %d):** %s" % (a.id, b.id, ", ".join(
+        f"{k} {va} → {vb}" for k, (va, vb) in diff.items()) or "nothing: a replay"))
+    curves = overlay_curves(records)
+    fig = charts_lab.overlay_loss_figure(
+        {names[r.id]: (curves[(curves.run == r.id) & (curves.kind == "train")].loss,
+                       curves[(curves.run == r.id) & (curves.kind == "validation")].loss)
+         for r in records}, title="Loss per epoch (dotted: train, solid: validation)")
+    st.plotly_chart(fig, key="runs_loss_chart")
+    st.dataframe(pd.DataFrame({names[r.id]: r.metrics.iloc[0] for r in records}
+                              | {"best baseline (run %d)" % a.id: a.metrics.iloc[1:].min()}).T,
+                 width="stretch")
+    same = all(r.dataset is a.dataset for r in records)
+    if not same:
+        st.info("These runs used different data or windows, so their forecasts and gates are "
+                "not drawn on one axis. Compare runs on the same data.")
+        return
+    ds = a.dataset
+    step = 1
+    x = runs.positions_to_axis(ds, ds.test.starts + ds.window.lookback + step - 1)
+    units = str(getattr(ds.series, "target", "value"))
+    st.plotly_chart(charts_lab.overlay_forecast_figure(
+        x, a.actual[:, step - 1], {names[r.id]: r.forecast[:, step - 1] for r in records},
+        units=units, title="Test forecasts, 1 step ahead"), key="runs_fc_chart")
+
+
+def gates_side_by_side(records, i: int) -> None:
+    """z of every unit on the same test window, one heatmap per run."""
+    from gru_core import charts
+    from gru_core.history import same_window_traces
+
+    if any(r.dataset is not records[0].dataset for r in records):
+        return
+    traces = same_window_traces(records, "test", i)
+    if not traces:
+        st.info("None of these runs is a GRU, so there are no gates to compare.")
+        return
+    ds = records[0].dataset
+    s = int(ds.test.starts[i])
+    L = ds.window.lookback
+    x = np.arange(s, s + L)
+    y = ds.series.values[s:s + L, 0]
+    cols = st.columns(len(traces))
+    for col, (rid, tr) in zip(cols, traces.items()):
+        z = tr.z[-1, 0].numpy()  # (L, U) last layer
+        fig = charts.gate_heatmaps(x, y, ds.series.target, [("z", f"run {rid}: z (share kept)", z,
+                                                              "z")], range(z.shape[1]))
+        col.plotly_chart(fig, key=f"runs_gates_{rid}")
+
+
+def rewind_form(h: RunHistory, base_id: int) -> None:
+    """One knob, a new value, and a button that trains the rewind in the background."""
+    rec = h.get(base_id)
+    c1, c2, c3 = st.columns([2, 2, 1])
+    knob = c1.selectbox("Setting to change", list(REWIND_KNOBS), key="runs_knob",
+                        format_func=lambda k: f"{k} ({REWIND_KNOBS[k][1]})")
+    where = REWIND_KNOBS[knob][0]
+    now = getattr(rec.model_cfg if where == "model" else rec.train_cfg, knob)
+    value = c2.number_input(f"New value (run {rec.id} had {now:g})", value=float(now) * 2 if now
+                            else 1.0, key=f"runs_value_{knob}",
+                            step=1.0 if isinstance(now, int) else None, format="%g")
+    if c3.button("Rewind", key="runs_rewind", type="primary", disabled=lab_running(),
+                 help="Train again from the same seed with only this setting changed."):
+        mc, tc = rewind_configs(rec, knob, int(value) if isinstance(now, int) else value)
+        start_lab_run(rec.dataset, mc, tc, 0, f"rewind of run {rec.id}: {knob} {now:g} → "
+                                               f"{value:g}", rec.source)
+        st.rerun()
