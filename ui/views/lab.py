@@ -2,7 +2,7 @@
 
 Numbers come from ``gru_core.intervene`` (``what_if``: edited window -> clamped trace -> forecast,
 data units) and ``gru_core.tape`` (frames recorded at each epoch end); figures from
-``gru_core.charts_lab`` and ``gru_core.charts``. Edits and clamps are kept in session state
+``gru_core.charts.lab`` and ``gru_core.charts``. Edits and clamps are kept in session state
 (``lab_edits``, ``lab_clamps``) as ``Edit`` / ``Clamp`` objects.
 """
 from __future__ import annotations
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core import charts, charts_lab
+from gru_core import charts
+from gru_core.charts import lab as charts_lab
 from gru_core.intervene import EDITS, MODES, Clamp, Edit, apply_edits, what_if, window_values
 from ui import runs
 from ui.views import runs as runs_view

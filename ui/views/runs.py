@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core import charts_lab
+from gru_core.charts import lab as charts_lab
 from gru_core.history import (REWIND_KNOBS, RunHistory, config_changes, overlay_curves,
                               rewind_configs)
 from gru_core.tape import GateTape

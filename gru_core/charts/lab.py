@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from gru_core.charts import COLORS, as_f32, line, themed
+from gru_core.charts.theme import COLORS, as_f32, line, themed
 
 __all__ = ["BEFORE", "RUN_COLORS", "whatif_figure", "gate_before_after_figure",
            "tape_loss_figure", "overlay_loss_figure", "overlay_forecast_figure",
