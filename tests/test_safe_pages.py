@@ -24,8 +24,9 @@ from ui.state import SETTINGS
 from apptest_helpers import APP
 from test_safe import PAYLOADS
 
-PAYLOAD = (PAYLOADS[0] + " sine`; **bold** `x <img src=x onerror=alert(1)> :red[alarm] "
-           "http://evil.example/bare")
+# Starts by closing a code span it may be pasted into, so a raw `{value}` leaves the link outside.
+PAYLOAD = ("x` " + PAYLOADS[0] + " **bold** <img src=x onerror=alert(1)> :red[alarm] "
+           "http://evil.example/bare ``y")
 PAGES = ("pages/data.py", "pages/train.py", "pages/forecast.py", "pages/gates.py")
 TEXT_FIELDS = {"body", "label", "help"}
 FORBIDDEN = ("](", "![", "<img", "http://", ":red[")
