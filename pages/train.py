@@ -39,13 +39,13 @@ with left, page.body("reading the settings"):   # inputs
     setting_input("device")
 
 with right:
-    ds = None
-    with page.body("setting up training"):      # guard: windows from the Data page, or why not
+    ds = est = None
+    with page.body("setting up training"):      # guard: windows, and the run within the limits
         ds = view.window_line()
         if ds is not None:
-            view.cost_line(ds)
+            est = view.cost_line(ds)
     with page.body("controlling the run"):      # action: the run's buttons ...
-        view.controls(ds)
+        view.controls(ds, est)
     with page.body("showing the training run"):  # ... and the run as it goes
         running = runs.is_running()
         if running:

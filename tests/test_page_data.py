@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.safe import WORD_JOINER
 from ui.state import DEFAULT_SAMPLE, gen_param_key
+
+from test_safe import commonmark_unescape
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,8 +45,13 @@ def metric(at, label: str) -> str:
     raise KeyError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
 
 
+def shown(markdown: str) -> str:
+    """The text a Markdown string reads as (messages escape file names and values, ui.safe.md)."""
+    return commonmark_unescape(markdown).replace(WORD_JOINER, "")
+
+
 def errors(at) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def test_default_sample_is_preselected_with_a_chart(at):
@@ -127,7 +135,7 @@ def test_good_upload_becomes_the_data(at):
     y_title = charts(at)[0]["layout"]["yaxis"]["title"]["text"]
     assert y_title == "widgets_sold"
     assert at.session_state["source"] == "upload"
-    assert any("upload: sales.csv" in c.value for c in at.sidebar.caption), "sidebar must name the file"
+    assert any("upload: sales.csv" in shown(c.value) for c in at.sidebar.caption), "sidebar must name the file"
 
     # The extra column can be used as an input.
     at.multiselect(key="inputs").set_value(["price"]).run()

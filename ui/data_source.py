@@ -5,8 +5,12 @@ Loading is cached per input with ``st.cache_data`` (each call gets its own copy)
 file's bytes are kept in session state so the data survives page changes (:func:`on_upload`).
 Every function raises :class:`gru_core.DataError` with a message the page shows as it is.
 
-Also here: what the current settings would cost -- the parameter count (:func:`n_params`) and a
-rough training time (:func:`estimate_seconds`, from a per-session timing, :func:`step_cost`).
+Also here: what the current settings would cost -- the parameter count (:func:`n_params`), the
+server's resource limits (:func:`limits`, one ``gru_core.limits.Limits`` per server process) and
+the estimate checked against them (:func:`run_estimate`), and a rough training time
+(:func:`estimate_seconds`, from a per-session timing, :func:`step_cost`).
+
+:func:`source_label` is Markdown: the user's parts of it (an upload's file name) are escaped.
 """
 from __future__ import annotations
 
@@ -20,11 +24,14 @@ import streamlit as st
 from gru_core.data import Table, list_samples, load_sample, load_table, prepare_series, series_from_array
 from gru_core.errors import DataError
 from gru_core.generators import GENERATORS, generate
-from gru_core.model import Forecaster, ModelConfig
+from gru_core.limits import Estimate, Limits
+from gru_core.limits import n_params as count_params
+from gru_core.model import ModelConfig
 from gru_core.device import resolve_device
 from gru_core.train import TrainConfig, TrainingRun
 from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
 from ui import state
+from ui.safe import md
 
 log = logging.getLogger("gru_lab")
 
@@ -82,14 +89,15 @@ def on_upload() -> None:
 
 
 def source_label() -> str:
-    """One line naming the current data source, for captions and downloads."""
+    """One line naming the current data source, for captions: Markdown, with the sample's title
+    and an upload's file name escaped (``ui.safe.md``), so it can go into any caption as it is."""
     ss = st.session_state
     if ss["source"] == "sample":
         info = list_samples().get(ss["sample"])
-        return f"sample: {info.title if info else ss['sample']}"
+        return f"sample: {md(info.title if info else ss['sample'])}"
     if ss["source"] == "generator":
         return f"generator: {GENERATORS[ss['gen']].label} (seed {ss['gen_seed']})"
-    return f"upload: {ss.get('upload_name') or 'no file yet'}"
+    return f"upload: {md(ss.get('upload_name') or 'no file yet')}"
 
 
 def current_table() -> Table:
@@ -171,10 +179,37 @@ def train_config() -> TrainConfig:
                        seed=int(ss["seed"]), device=ss["device"], num_threads=TRAIN_THREADS)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def n_params(cfg: ModelConfig) -> int:
-    """Trainable parameters of the model ``cfg`` describes (built on the fly; no training)."""
-    return Forecaster(cfg).n_params()
+    """Trainable parameters of the model ``cfg`` describes (counted, nothing is built)."""
+    return count_params(cfg)
+
+
+@st.cache_resource(show_spinner=False)
+def limits() -> Limits:
+    """The server's resource limits: ``Limits.from_env()`` (``GRU_LAB_MAX_*``), once per process."""
+    return Limits.from_env()
+
+
+def _run_size(ds: Dataset, tc: TrainConfig) -> dict:
+    """The run's sizes the limits look at; a batch never holds more than the training windows."""
+    return dict(lookback=ds.window.lookback, batch_size=min(tc.batch_size, max(len(ds.train), 1)),
+                n_windows=len(ds.train), epochs=tc.epochs)
+
+
+def run_estimate(ds: Dataset, cfg: ModelConfig, tc: TrainConfig) -> Estimate:
+    """What training ``cfg`` on ``ds`` with ``tc`` would cost, next to the server's :func:`limits`."""
+    return limits().estimate(cfg, **_run_size(ds, tc))
+
+
+def check_run(ds: Dataset, cfg: ModelConfig, tc: TrainConfig) -> Estimate:
+    """:func:`run_estimate`, raising ``DataError`` (naming the setting to lower) past a limit."""
+    return limits().check(cfg, **_run_size(ds, tc), what="This training run")
+
+
+def check_model(cfg: ModelConfig, ds: Dataset, what: str = "This model") -> Estimate:
+    """Check a model that is only run, not trained (the Gates page's untrained GRU), against the
+    limits before it is built: its parameters, and one window of the lookback at a time."""
+    return limits().check(cfg, lookback=ds.window.lookback, batch_size=1, what=what)
 
 
 # ------------------------------------------------------------------ how long will training take

@@ -1,7 +1,8 @@
 """Turning failures into messages: no traceback ever reaches the browser.
 
 Wrap a page body in ``with friendly_errors("training the model"):``. A :class:`DataError` is the
-user's to fix and is shown as it is; anything else is logged with its traceback on the server and
+user's to fix and is shown as it is (as literal text: :func:`error_text`, since a message may quote
+a file's column names or a link's values); anything else is logged with its traceback on the server and
 shown as a short ``st.error`` that says the data and model are kept and what to try. Streamlit's
 own control-flow exceptions (``st.rerun``, ``st.stop``) derive from ``BaseException`` and pass.
 """
@@ -14,6 +15,7 @@ import streamlit as st
 
 from gru_core.errors import DataError
 from ui.legacy_pages import leave_legacy_pages_mode
+from ui.safe import md
 
 # Every page imports this module: on the first import in a server process, leave Streamlit's
 # legacy "pages/ folder" mode, so a deep link as a fresh server's first request still runs
@@ -21,6 +23,12 @@ from ui.legacy_pages import leave_legacy_pages_mode
 leave_legacy_pages_mode()
 
 log = logging.getLogger("gru_lab")
+MESSAGE_CHARS = 3000            # an error message longer than this is cut (it may quote a file)
+
+
+def error_text(exc) -> str:
+    """An exception's message as Markdown-safe literal text (``ui.safe.md``), for ``st.error``."""
+    return md(str(exc), limit=MESSAGE_CHARS)
 
 
 def explain_missing(message: str, page: str | None = None, label: str | None = None,
@@ -38,11 +46,11 @@ def friendly_errors(action: str):
     try:
         yield
     except DataError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(error_text(exc), icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 -- the last line of defence for the browser
         log.exception("Unexpected error while %s", action)
         st.error(
-            f"Something went wrong while {action}: {type(exc).__name__}: {exc}. "
+            f"Something went wrong while {action}: {type(exc).__name__}: {error_text(exc)}. "
             "Your data and any trained model are kept. Try smaller or different settings; "
             "if it happens again, please report it with the share link from the sidebar.",
             icon=":material/error:",

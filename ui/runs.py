@@ -25,6 +25,7 @@ from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import TrainConfig, TrainingRun
 from gru_core.windows import Dataset, make_dataset
 from ui import data_source, state
+from ui.safe import md
 
 
 log = logging.getLogger("gru_lab")
@@ -39,7 +40,7 @@ class Job:
     dataset: Dataset
     model_cfg: ModelConfig
     train_cfg: TrainConfig
-    source: str                      # e.g. "sample: Airline passengers"
+    source: str                      # e.g. "sample: Airline passengers" (Markdown, user parts escaped)
     setup: dict = field(default_factory=dict)   # share_params() when it started
     started: float = field(default_factory=time.time)
     tape: Any = None                 # gru_core.tape.GateTape of the probe window (GRUs), or None
@@ -52,7 +53,7 @@ class Trained:
     model: Forecaster
     dataset: Dataset
     model_cfg: ModelConfig
-    label: str                       # where the model came from, for captions
+    label: str                       # where the model came from, for captions (Markdown, user parts escaped)
     key: str = ""                    # identifies these weights + data, for per-model caches
     train_cfg: TrainConfig | None = None
 
@@ -67,12 +68,17 @@ def is_running() -> bool:
 
 
 def start() -> Job:
-    """Build the dataset and model from the current settings and start training in the background."""
+    """Build the dataset and model from the current settings and start training in the background.
+
+    The settings are checked against the server's limits first (``DataError`` past any of them),
+    so a share link or a stale Start button cannot start a run the Train page would refuse.
+    """
     if is_running():
         raise RuntimeError("A run is already in progress; stop it first.")
     ds = data_source.current_dataset()
     model_cfg = data_source.model_config(ds)
     train_cfg = data_source.train_config()
+    data_source.check_run(ds, model_cfg, train_cfg)
     run = TrainingRun(ds, model_cfg, train_cfg)
     new = Job(run=run, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
               source=data_source.source_label(), setup=state.share_params(), tape=_tape(run, ds))
@@ -212,11 +218,11 @@ def restore_bundle(data: bytes, name: str = "bundle.pt") -> Trained:
     gru_core.DataError
         The current data lacks the bundle's columns or is too short for its window.
     """
-    b = load_bundle(data)
+    b = load_bundle(data, limits=data_source.limits())
     table = data_source.current_table()
     missing = [c for c in b.columns if c not in table.numeric_columns]
     if missing:
-        raise DataError(
+        raise DataError(                    # quotes file contents: shown through ui.safe.md
             f"This bundle was trained on the column(s) {', '.join(map(repr, b.columns))} (target "
             f"{b.target!r}), but the current data has no {', '.join(map(repr, missing))} (it has "
             f"{', '.join(map(repr, table.numeric_columns[:8]))}"
@@ -226,7 +232,7 @@ def restore_bundle(data: bytes, name: str = "bundle.pt") -> Trained:
     ds = make_dataset(series, b.window, data_source.split_config(), scaler=b.scaler)
     digest = hashlib.sha256(data).hexdigest()[:12]
     t = Trained(model=b.model.eval(), dataset=ds, model_cfg=b.model_cfg,
-                label=f"{b.model_cfg.cell.upper()} from bundle {name} applied to "
+                label=f"{b.model_cfg.cell.upper()} from bundle {md(name)} applied to "
                       f"{data_source.source_label()}",
                 key=f"bundle:{digest}:{id(ds)}", train_cfg=b.train_cfg)
     st.session_state["bundle_trained"] = t
@@ -308,6 +314,7 @@ def untrained_gru() -> Trained:
 
     ds = data_source.current_dataset()
     cfg = dataclasses.replace(data_source.model_config(ds), cell="gru")
+    data_source.check_model(cfg, ds, what="The untrained GRU of these settings")
     seed = int(st.session_state.get("seed", 0))
     sig = (data_source.source_label(), tuple(sorted(state.share_params().items())),
            tuple(ds.scaled.shape))

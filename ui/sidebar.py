@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import data_source, runs, state
 from ui.widgets import setting_input
+from ui.safe import md
 
 devices = state.devices          # gru_core.device.device_report(), asked once per server process
 
@@ -13,7 +14,7 @@ def device_summary() -> str:
     """One line naming the device "auto" trains on, e.g. "CPU (no CUDA or MPS found)"."""
     d = devices()
     if d.get("cuda"):
-        return f"CUDA GPU: {d.get('cuda_name') or 'found'}"
+        return f"CUDA GPU: {md(d.get('cuda_name') or 'found')}"
     if d.get("mps"):
         return "Apple GPU (MPS)"
     return "CPU (no CUDA or MPS GPU found)"
@@ -51,7 +52,7 @@ def draw() -> None:
             st.html("<style>html { font-size: 20px; } "
                     ".stMainBlockContainer { padding-top: 1.5rem; }</style>")
         problems = st.session_state.get("url_problems") or []
-        for msg in problems:
+        for msg in problems:           # Markdown built by ui.state, every link value quoted
             st.warning(msg)
         with st.expander("Share this setup", icon=":material/link:"):
             st.caption("The address bar always holds a link to the current setup (data source, "

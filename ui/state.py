@@ -48,6 +48,7 @@ from gru_core.device import device_report
 from gru_core.generators import GENERATORS, MAX_LENGTH, MIN_LENGTH, Param
 from gru_core.model import CELLS
 from gru_core.windows import SCALER_KINDS
+from ui.safe import code
 
 DEFAULT_SAMPLE = "sunspots"          # a GRU clearly beats both baselines here with the defaults
 MAX_SEED = 2**31 - 1
@@ -144,7 +145,7 @@ class Setting:
                 return items, None
             kept = [v for v in items if v in opts]
             dropped = [v for v in items if v not in opts]
-            return kept, (f"names {', '.join(map(str, dropped))}, not among "
+            return kept, (f"names {', '.join(map(quote, dropped))}, not among "
                           f"{', '.join(map(str, opts))}" if dropped else None)
         if opts is None or value in opts:
             return value, None
@@ -301,17 +302,25 @@ def init() -> None:
     st.query_params.from_dict(share_params())
 
 
+def quote(value) -> str:
+    """A link's name or value as an inline code span for a message: ``ui.safe.code``, written
+    without its padding spaces when the value needs none (no backtick, nothing cut or replaced)."""
+    text = str(value)
+    safe = code(text)
+    return f"`{text}`" if text.strip() == text and text and safe == f"` {text} `" else safe
+
+
 def _use(name: str, text: str, s: Setting, problems: list[str]) -> None:
     """Parse and fit one link value into ``st.session_state[s.key]``, noting any problem."""
     ss = st.session_state
     try:
         value = s.parse(text)
     except ValueError:
-        problems.append(f"`{name}={text}` is not a valid value; kept {s.show(ss[s.key])}.")
+        problems.append(f"{quote(f'{name}={text}')} is not a valid value; kept {s.show(ss[s.key])}.")
         return
     used, why = s.fit(value)
     if why:
-        problems.append(f"`{name}={text}` {why}; using {s.show(used)}.")
+        problems.append(f"{quote(f'{name}={text}')} {why}; using {s.show(used)}.")
     ss[s.key] = used
 
 
@@ -320,7 +329,9 @@ def apply_query_params(params: dict[str, str]) -> list[str]:
 
     Every value is checked against its setting: an unparsable one keeps the current value, one
     outside the bounds is clamped, an unknown choice falls back to the default -- each with a
-    message naming the parameter, the value and what is used instead.
+    message naming the parameter, the value and what is used instead. The messages are Markdown:
+    the link's names and values are quoted by :func:`quote` (a code span nothing can break out
+    of); what is used instead comes from the registry (numbers within bounds, known options).
     """
     problems: list[str] = []
     for name, text in params.items():             # plain settings first: gp_* depends on gen
@@ -335,9 +346,9 @@ def apply_query_params(params: dict[str, str]) -> list[str]:
             if key in GEN_PARAMS:
                 _use(name, text, GEN_PARAMS[key], problems)
             else:
-                problems.append(f"`{name}` is not a parameter of generator {gen!r}; ignored.")
+                problems.append(f"{quote(name)} is not a parameter of generator {gen!r}; ignored.")
         else:
-            problems.append(f"Unknown link parameter `{name}`; ignored.")
+            problems.append(f"Unknown link parameter {quote(name)}; ignored.")
     return problems
 
 

@@ -11,6 +11,8 @@ from gru_core.errors import DataError
 from gru_core.generators import GENERATORS
 from gru_core.windows import min_length, split_bounds
 from ui import data_source
+from ui.guard import error_text
+from ui.safe import code, md
 
 DATE_FORMATS = {"yearly": "%Y", "quarterly": "%Y-%m", "monthly": "%Y-%m", "hourly": "%Y-%m-%d %H:%M"}
 UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
@@ -25,8 +27,8 @@ ss = st.session_state
 def sample_info() -> None:
     """Description and provenance of the chosen sample dataset."""
     info = list_samples()[ss["sample"]]
-    st.markdown(info.description)
-    st.caption(f"**Source:** {info.source}")
+    st.markdown(info.description)             # our own Markdown, from sample_data/ (kept as written)
+    st.caption(f"**Source:** {md(info.source, limit=None)}")
 
 
 def generator_info() -> None:
@@ -43,10 +45,10 @@ def upload_input() -> None:
              f"commas are recognised. At most {UPLOAD_MB} MB.")
     err = ss.get("upload_error")
     if f is not None and err and err[0] == f.file_id:
-        kept = f" Still using {ss['upload_name']!r}." if ss.get("upload_bytes") else ""
-        st.error(f"{err[1]}{kept}", icon=":material/error:")
+        kept = f" Still using {md(repr(ss['upload_name']))}." if ss.get("upload_bytes") else ""
+        st.error(f"{error_text(err[1])}{kept}", icon=":material/error:")
     if ss.get("upload_bytes"):
-        st.caption(f"Loaded: **{ss['upload_name']}** ({len(ss['upload_bytes']) / 1024:,.1f} KB). It stays "
+        st.caption(f"Loaded: **{md(ss['upload_name'])}** ({len(ss['upload_bytes']) / 1024:,.1f} KB). It stays "
                    "loaded when you switch pages; upload another file to replace it.")
 
 
@@ -80,7 +82,7 @@ def load_table() -> Table | None:
         with st.spinner("Loading the data ..."):
             return data_source.current_table()
     except DataError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(error_text(exc), icon=":material/error:")
         return None
 
 
@@ -89,7 +91,7 @@ def load_series():
     try:
         return data_source.current_series()
     except DataError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(error_text(exc), icon=":material/error:")
         return None
 
 
@@ -110,14 +112,15 @@ def summary(table: Table, series) -> None:
                 help="Repeated dates; the last row of each was kept.")
     if hasattr(idx, "year") and len(idx):
         span = (f"**Dates:** {_fmt_time(idx[0], table.frequency)} → {_fmt_time(idx[-1], table.frequency)} "
-                f"(column `{table.date_column}`)")
+                f"(column {code(table.date_column)})")
     else:
         span = f"**Time:** steps 0 → {len(idx) - 1:,} (no date column, so time is the row number)"
-    per_col = ", ".join(f"{c}: {table.missing.get(c, 0)}" for c in table.numeric_columns[:20])
+    per_col = ", ".join(f"{md(c)}: {table.missing.get(c, 0)}" for c in table.numeric_columns[:20])
     more = " ..." if len(table.numeric_columns) > 20 else ""
-    notes = ("  ·  **Loader notes:** " + " ".join(table.notes)) if table.notes else ""
+    notes = ("  ·  **Loader notes:** " + " ".join(md(n) for n in table.notes)) if table.notes else ""
     st.markdown(span)
-    st.caption(f"**Missing per column:** {per_col}{more}  ·  **Handling:** {series.report}{notes}")
+    st.caption(f"**Missing per column:** {per_col}{more}  ·  **Handling:** {md(series.report, limit=None)}"
+               f"{notes}")
 
 
 def window_view(series, table: Table) -> None:
@@ -133,7 +136,7 @@ def window_view(series, table: Table) -> None:
     try:
         ds = data_source.current_dataset()
     except DataError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(error_text(exc), icon=":material/error:")
         bounds = split_bounds(len(y), data_source.split_config())
         st.plotly_chart(charts.series_figure(series.index, y, name=series.target, bounds=bounds,
                                              x_title=x_title, title="The series and its split (no complete windows)"))

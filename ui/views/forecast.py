@@ -18,6 +18,8 @@ from gru_core.evaluate import (evaluate, forecast_future, mae, predictions_table
 from gru_core.metrics import METRICS
 from gru_core.verdict import SPLIT_NAMES, best_baseline, steps_sentence, verdict
 from ui import runs
+from ui.guard import error_text
+from ui.safe import md
 from ui.widgets import int_slider
 
 UPLOAD_KEY = "fc_bundle_upload"
@@ -40,7 +42,8 @@ def restore_uploaded_bundle() -> None:
         st.session_state["_fc_bundle_msg"] = ("success", f"Restored: {t.label}.")
     except DataError as exc:  # BundleError included: the message says what to do
         kept = " Your current model is kept." if runs.trained() is not None else ""
-        st.session_state["_fc_bundle_msg"] = ("error", f"Could not use {up.name}: {exc}{kept}")
+        st.session_state["_fc_bundle_msg"] = ("error", f"Could not use {md(up.name)}: "
+                                                       f"{error_text(exc)}{kept}")
 
 
 def missing_model() -> tuple[str, str]:
@@ -70,9 +73,9 @@ def choices() -> tuple[str, str]:
 def draw(t: runs.Trained, split: str, metric: str) -> None:
     """Everything below the inputs, for the trained model ``t``."""
     ds = t.dataset
-    units = str(getattr(ds.series, "target", "value"))
+    units = str(getattr(ds.series, "target", "value"))    # a column name: md() it in Markdown
     name = t.model_cfg.cell.upper()
-    st.caption(f"**Model** · {t.label} · target **{units}**, lookback {ds.window.lookback}, "
+    st.caption(f"**Model** · {t.label} · target **{md(units)}**, lookback {ds.window.lookback}, "
                f"horizon {ds.window.horizon}, {len(ds.test)} test windows.")
     ev = runs.model_cache(t, f"eval:{split}", lambda: evaluate(t.model, ds, split))
     scores(ev, split, metric, units)
@@ -81,7 +84,7 @@ def draw(t: runs.Trained, split: str, metric: str) -> None:
     try:
         rec = runs.model_cache(t, f"recursive:{split}", lambda: recursive_forecast(t.model, ds, split))
     except DataError as exc:
-        rec_error = str(exc)
+        rec_error = error_text(exc)
     window_view(t, ev, split, units, name, rec)
     direct_vs_recursive(ev, rec, rec_error, units, name)
     future(t, units, name)
@@ -95,19 +98,19 @@ def scores(ev, split: str, metric: str, units: str) -> None:
         f"{m.name} ({units})" if m.unit == "data" else m.name, format=m.fmt, help=m.help)
         for m in METRICS.values()}
     st.dataframe(table, hide_index=True, column_config=config, width="content")
-    st.markdown(verdict(ev.metrics, metric, split, units))
+    st.markdown(verdict(ev.metrics, metric, split, md(units)))
     per_step = steps_sentence(ev, metric)
     if per_step:
         st.markdown(per_step)
     seasonal = f"season-{ev.mase_season} " if ev.mase_season > 1 else ""
     st.caption(f"Lower is better for every column; hover a header for its definition. MASE divides "
                f"the MAE by the in-sample error of a {seasonal}naive forecast on the training part. "
-               f"{len(ev.starts)} windows × {ev.y_true.shape[1]} steps. " + " ".join(ev.notes))
+               f"{len(ev.starts)} windows × {ev.y_true.shape[1]} steps. " + " ".join(map(md, ev.notes)))
 
 
 def _step_caption(ev, j: int, units: str) -> str:
     parts = [f"{row} {_mae(ev.y_true[:, j], f[:, j])}" for row, f in ev.forecasts().items()]
-    return f"Step {j + 1}, MAE ({units}): " + ", ".join(parts) + "."
+    return f"Step {j + 1}, MAE ({md(units)}): " + ", ".join(parts) + "."
 
 
 def step_view(t: runs.Trained, ev, split: str, units: str, name: str) -> None:
@@ -147,7 +150,7 @@ def window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec) -> 
         units=units, model_name=name,
         title=f"Window {i + 1} of {N}: reads {L} steps up to {origin}, forecasts the next {H}")
     st.plotly_chart(fig, key="fc_window_chart")
-    st.caption(f"Shaded: the {H} steps forecast from {origin}. Window MAE ({units}): {name} direct "
+    st.caption(f"Shaded: the {H} steps forecast from {origin}. Window MAE ({md(units)}): {name} direct "
                f"{_mae(ev.y_true[i], ev.y_pred[i])}"
                + (f", recursive {_mae(ev.y_true[i], rec[i])}" if rec is not None else "")
                + f", naive {_mae(ev.y_true[i], ev.naive[i])}"
@@ -171,9 +174,9 @@ def direct_vs_recursive(ev, rec, rec_error: str | None, units: str, name: str) -
         curves[f"seasonal naive (m={ev.season})"] = per_step(ev.seasonal)
     best, best_mae = best_baseline(ev.metrics, "MAE")
     c1, c2, c3 = st.columns(3)
-    c1.metric(f"Direct MAE ({units})", _mae(ev.y_true, ev.y_pred))
-    c2.metric(f"Recursive MAE ({units})", _mae(ev.y_true, rec))
-    c3.metric(f"Best baseline MAE ({units})", METRICS["MAE"].fmt % best_mae,
+    c1.metric(f"Direct MAE ({md(units)})", _mae(ev.y_true, ev.y_pred))
+    c2.metric(f"Recursive MAE ({md(units)})", _mae(ev.y_true, rec))
+    c3.metric(f"Best baseline MAE ({md(units)})", METRICS["MAE"].fmt % best_mae,
               help=f"{best}, the baseline with the lowest MAE on these windows.")
     st.plotly_chart(charts.mae_by_step_figure(curves, units=units), key="fc_rec_chart")
 
@@ -193,7 +196,7 @@ def future(t: runs.Trained, units: str, name: str) -> None:
     note = fut.attrs.get("note")
     st.caption(f"The last {ds.window.lookback} points go in; the {len(fut)} steps after the last "
                "one come out. No actual values exist there yet, so nothing can score them."
-               + (f" {note}" if note else ""))
+               + (f" {md(note, limit=None)}" if note else ""))
 
 
 def downloads(t: runs.Trained, ev, split: str) -> None:

@@ -20,8 +20,9 @@ from gru_core.explain import (SATURATION, explain_step, gate_arrays, step_latex,
 from gru_core.gates import equations_latex, trace_gates
 from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.windows import Dataset
-from ui import runs
+from ui import data_source, runs
 from ui.guard import friendly_errors
+from ui.safe import md
 from ui.widgets import int_slider
 
 MAX_SPAN = 5_000        # longest span traced and drawn at once
@@ -51,6 +52,7 @@ def untrained_like(cfg: ModelConfig, ds: Dataset, seed: int, origin: str, key: s
     if held is not None and held[0] == (key, seed):
         return held[1]
     gru_cfg = dataclasses.replace(cfg, cell="gru")
+    data_source.check_model(gru_cfg, ds, what=f"The untrained GRU of {origin}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Forecaster(gru_cfg).eval()

@@ -1,5 +1,5 @@
-"""What the Train page draws: the data line, the cost of the chosen model, the run buttons and
-the live view of the run. The page (``pages/train.py``) lays out the inputs and calls these; the
+"""What the Train page draws: the data line, the cost of the chosen model (against the server's
+limits: past any of them Start is disabled), the run buttons and the live view of the run. The page (``pages/train.py``) lays out the inputs and calls these; the
 buttons' callbacks are ``ui.runs.on_start`` / ``on_pause`` / ``on_resume`` / ``on_stop``."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import streamlit as st
 from gru_core import charts
 from gru_core.errors import DataError
 from ui import data_source, runs, sidebar, state
-from ui.guard import explain_missing
+from ui.guard import error_text, explain_missing
+from ui.safe import md
 
 END_BOX = {"finished": st.success, "early_stopped": st.success, "stopped": st.info,
            "diverged": st.warning, "failed": st.error}
@@ -56,7 +57,7 @@ def window_line():
     try:
         ds = data_source.current_dataset()
     except DataError as exc:
-        explain_missing(f"The data is not ready for training: {exc}", "pages/data.py",
+        explain_missing(f"The data is not ready for training: {error_text(exc)}", "pages/data.py",
                         "Fix it on the Data page", error=True)
         return None
     st.markdown(f"**Data:** {data_source.source_label()} · lookback **L = {ds.window.lookback}**, "
@@ -68,12 +69,24 @@ def window_line():
     return ds
 
 
-def cost_line(ds) -> None:
-    """Parameter count and time estimate of the model the current settings would build."""
+def limits_line(est) -> None:
+    """Each estimate next to the server's limit, on one caption line; past a limit, which to lower."""
+    parts = [f"{r['what']} {r['estimate']} of {r['limit']}" if r["within"]
+             else f":red[**{r['what']} {r['estimate']} of {r['limit']}**]" for r in est.rows()]
+    st.caption("**Server limits** (estimate of limit) · " + " · ".join(parts))
+    if not est.ok:
+        st.warning("**Too big for this server, so Start is disabled:** "
+                   + "; ".join(est.problems()) + ".", icon=":material/block:")
+
+
+def cost_line(ds):
+    """Parameter count, time estimate and limits of the model the current settings would build;
+    returns the limits estimate (``gru_core.limits.Estimate``)."""
     cfg = data_source.model_config(ds)
     tc = data_source.train_config()
     tc.validate()
-    n = data_source.n_params(cfg)
+    est = data_source.run_estimate(ds, cfg, tc)
+    n = est.params
     with st.spinner("Timing a few training steps on this machine (once per session) ..."):
         seconds, device = data_source.estimate_seconds(ds, cfg, tc)
     steps = -(-len(ds.train) // tc.batch_size)
@@ -93,14 +106,18 @@ def cost_line(ds) -> None:
                    f"({tc.epochs} epochs × {len(ds.train):,} windows, {n:,} parameters). For a quicker "
                    "run use fewer epochs, a smaller hidden size or fewer layers, a shorter lookback, or a "
                    "larger batch.", icon=":material/schedule:")
+    limits_line(est)
+    return est
 
 
-def controls(ds) -> None:
-    """Start / Pause / Resume / Stop; their callbacks (ui/runs.py) only start the run or set events."""
+def controls(ds, est=None) -> None:
+    """Start / Pause / Resume / Stop; their callbacks (ui/runs.py) only start the run or set events.
+    Start is disabled without windows and past the server's limits (``est``, see :func:`cost_line`)."""
     running, paused = runs.is_running(), runs.paused()
+    too_big = est is not None and not est.ok
     with st.container(horizontal=True, gap="small"):
         st.button("Start training", key="btn_start", type="primary", icon=":material/play_arrow:",
-                  on_click=runs.on_start, disabled=running or ds is None)
+                  on_click=runs.on_start, disabled=running or ds is None or too_big)
         st.button("Pause", key="btn_pause", icon=":material/pause:", on_click=runs.on_pause,
                   disabled=not running or paused)
         st.button("Resume", key="btn_resume", icon=":material/resume:", on_click=runs.on_resume,
@@ -108,7 +125,7 @@ def controls(ds) -> None:
         st.button("Stop", key="btn_stop", icon=":material/stop:", on_click=runs.on_stop,
                   disabled=not running)
     if ss.get("start_error"):
-        st.error(ss["start_error"], icon=":material/error:")
+        st.error(error_text(ss["start_error"]), icon=":material/error:")
 
 
 def running_note() -> None:
@@ -148,7 +165,7 @@ def overfitting_note(p, patience: int) -> None:
 
 
 def end_block(p) -> None:
-    END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.** {p.reason}")
+    END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.** {md(p.reason, limit=None)}")
     if p.step > 0:
         st.markdown("Next: see how this model forecasts the test part, and what its gates do.")
         a, b, _ = st.columns([1, 1, 3])
