@@ -168,6 +168,12 @@ def window_view(series, table: Table) -> None:
                   help="Move through all windows (train, then validation, then test) to see which steps "
                        "each one reads and predicts.")
 
+    train_end, val_end = split_bounds(len(y), data_source.split_config())
+    if (warn := range_warning(y, train_end, val_end)) is not None:
+        shown = TRANSFORMS.get(ss.get("transform"))
+        now = (f" The transform is now **{shown.label}**." if shown is not None else
+               " The transform is on **Auto**, which tries these on the validation part.")
+        st.warning(warn + now, icon=":material/warning:")
     m = st.columns(3)
     m[0].metric("Train windows", f"{len(ds.train):,}")
     m[1].metric("Validation windows", f"{len(ds.val):,}")
