@@ -222,7 +222,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("val_frac", 0.15, "Validation share", "The next fraction; early stopping keeps the "
             "epoch that does best on it. The rest is the test part, kept for the final score.",
             0.05, 0.9, 0.05, fmt="%.2f", widget="slider"),
-    Setting("transform", "none", "Transform", _TRANSFORM_HELP, widget="select",
+    Setting("transform", R.transform, "Transform", _TRANSFORM_HELP, widget="select",
             options=_TRANSFORM_LABELS),
     Setting("scaler", "standard", "Scaling", "How values are rescaled before training, fitted on "
             "the training part only: standard = mean 0 and standard deviation 1, min-max = range "
