@@ -337,7 +337,8 @@ def restore_bundle(data: bytes, name: str = "bundle.pt") -> Trained:
             f"{' ...' if len(table.numeric_columns) > 8 else ''}). Load the data the model was "
             "trained on (same column names) on the Data page, then upload the bundle again.")
     series = prepare_series(table, b.target, b.columns[1:], missing=st.session_state["missing"])
-    ds = make_dataset(series, b.window, data_source.split_config(), scaler=b.scaler)
+    ds = make_dataset(series, b.window, data_source.split_config(), scaler=b.scaler,
+                      transform=b.transform)
     digest = hashlib.sha256(data).hexdigest()[:12]
     t = Trained(model=b.model.eval(), dataset=ds, model_cfg=b.model_cfg,
                 label=f"{b.model_cfg.cell.upper()} from bundle {name} applied to "
