@@ -4,6 +4,7 @@ A bundle is ``torch.save`` of a dict holding only tensors and plain JSON-able da
 
     {"format":     "gru-lab-bundle/1",
      "config":     {"model": ModelConfig, "window": WindowConfig, "scaler": Scaler.to_dict(),
+                    "transform": FittedTransform.to_dict() | None,
                     "columns": [...], "target": str, "train": TrainConfig | None,
                     "meta": {"created", "torch", "n_params", "final": {losses ...}}},
      "state_dict": {name: tensor},                       # CPU, contiguous
@@ -48,6 +49,7 @@ from gru_core.errors import BundleError, DataError
 from gru_core.limits import Limits
 from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import TrainConfig
+from gru_core.transforms import FittedTransform
 from gru_core.windows import Scaler, WindowConfig
 
 FORMAT = "gru-lab-bundle/1"
@@ -71,6 +73,7 @@ class Bundle:
     target: str
     train_cfg: TrainConfig | None
     meta: dict = field(default_factory=dict)   # created, torch, n_params, final losses
+    transform: FittedTransform = field(default_factory=FittedTransform)   # series transform ("none" if absent)
 
 
 def _finite_or_none(x):
@@ -129,6 +132,7 @@ def save_bundle(model: Forecaster, dataset, train_cfg: TrainConfig | None = None
         "model": model.cfg.to_dict(),
         "window": dataclasses.asdict(dataset.window),
         "scaler": dataset.scaler.to_dict(),
+        "transform": ft.to_dict() if (ft := getattr(dataset, "transform", None)) is not None else None,
         "columns": columns,
         "target": str(getattr(series, "target", columns[0])),
         "train": train_cfg.to_dict() if train_cfg is not None else None,
@@ -270,9 +274,20 @@ def _settings(config: dict):
         problems.append(f"window horizon {window.horizon} but model horizon {model_cfg.horizon}")
     if not scaler.fitted or len(scaler.center) != model_cfg.input_size:
         problems.append("a scaler that does not match the input columns")
+    try:                                         # older bundles have no transform: "none"
+        raw = config.get("transform")
+        transform = FittedTransform(log_cols=(False,) * len(columns)) if raw is None else \
+            FittedTransform.from_dict(raw)
+    except DataError as e:
+        raise BundleError(f"The bundle's transform settings are invalid: {str(e)[:300]}") from None
+    if len(transform.log_cols) != len(columns):
+        problems.append(f"a transform for {len(transform.log_cols)} column(s), not {len(columns)}")
+    if transform.window_norm != model_cfg.window_norm:
+        problems.append(f"transform {transform.key!r} needs window_norm {transform.window_norm!r}, "
+                        f"the model has {model_cfg.window_norm!r}")
     if problems:
         raise BundleError(f"The bundle's settings do not fit together ({'; '.join(problems)}). {_HOW}")
-    return model_cfg, window, train_cfg, scaler, columns, target
+    return model_cfg, window, train_cfg, scaler, columns, target, transform
 
 
 def _check_weights(state: dict, model_cfg: ModelConfig, limits: Limits) -> None:
@@ -349,11 +364,12 @@ def load_bundle(data, limits: Limits | None = None) -> Bundle:
                           "saved. Use the original file as downloaded from GRU Lab, or save the "
                           "model again. (The checksum catches corruption, not deliberate edits; "
                           "GRU Lab validates every setting and weight as well.)")
-    model_cfg, window, train_cfg, scaler, columns, target = _settings(config)   # 6. settings
+    model_cfg, window, train_cfg, scaler, columns, target, transform = _settings(config)   # 6. settings
     _check_weights(state, model_cfg, limits)                     # 7. limits, shapes, values
     model = Forecaster(model_cfg)                                # 8. build
     model.load_state_dict(state)
     model.eval()
     meta = config.get("meta") if isinstance(config.get("meta"), dict) else {}
     return Bundle(model=model, model_cfg=model_cfg, window=window, scaler=scaler,
-                  columns=list(columns), target=target, train_cfg=train_cfg, meta=meta)
+                  columns=list(columns), target=target, train_cfg=train_cfg, meta=meta,
+                  transform=transform)

@@ -58,6 +58,8 @@ with page.body("loading the data"):
         setting_input("val_frac", b)
         setting_input("stride", a)
         setting_input("scaler", b)
+        setting_input("transform", a)
+        view.transform_caption()
         view.test_share_caption()
 
     with right:                                  # action: what the settings produce

@@ -395,3 +395,29 @@ def test_checksum_message_says_it_catches_corruption_not_tampering(raw):
     obj["config"]["target"] = "price"
     with pytest.raises(BundleError, match="catches corruption, not deliberate edits"):
         load_bundle(resave(obj))
+
+
+def test_transform_round_trip_forecasts_in_data_units():
+    """A log + first-difference model restored from its bundle forecasts exactly as before."""
+    import numpy as np
+
+    from gru_core.data import series_from_array
+    from gru_core.evaluate import predict
+    from gru_core.model import ModelConfig as MC
+    from gru_core.train import TrainConfig as TC, TrainingRun as TR
+    from gru_core.transforms import inverse_windows
+    from gru_core.windows import SplitConfig as SC, WindowConfig as WC, make_dataset as mk
+
+    t = np.arange(200, dtype=np.float64)
+    series = series_from_array(50 * np.exp(t / 150) * (1 + 0.1 * np.sin(t / 4)))
+    for key, norm in (("log_diff", "none"), ("window", "last")):
+        ds = mk(series, WC(10, 3), SC(0.7, 0.15, 0.15), transform=key)
+        run = TR(ds, MC(input_size=1, hidden_size=4, horizon=3, window_norm=norm),
+                 TC(epochs=1, device="cpu", seed=0))
+        run.run()
+        b = load_bundle(save_bundle(run.model, ds, run.cfg))
+        assert b.transform == ds.transform and b.transform.key == key
+        ds2 = mk(series, b.window, SC(0.7, 0.15, 0.15), scaler=b.scaler, transform=b.transform)
+        before = inverse_windows(predict(run.model.eval(), ds.test.X), ds, "test")
+        after = inverse_windows(predict(b.model, ds2.test.X), ds2, "test")
+        assert np.allclose(after, before, rtol=1e-6) and after.mean() > 40       # data units, not changes

@@ -198,3 +198,28 @@ def test_one_step_horizon_needs_no_step_slider():
     assert not [s for s in at.slider if s.key == "fc_step"]
     assert any("the only choice" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 6
+
+
+def test_conformal_bands_and_coverage_match_a_hand_computation(job):
+    import math
+    at = open_page(PAGE, job)
+    assert_no_failures(at)
+    val, test = by_hand(job, "val")["GRU"], by_hand(job, "test")["GRU"]       # (N, H) |errors|
+    n = val.shape[0]
+    for level in (0.8, 0.95):
+        k = math.ceil((n + 1) * level)
+        q = np.array([sorted(val[:, j])[k - 1] for j in range(H)]) if k <= n else np.full(H, np.inf)
+        cov = float(np.mean(test <= q[None, :]))
+        table = next(df.value for df in at.dataframe if "band" in df.value.columns)
+        row = table[table["band"] == f"{level:.0%}"].iloc[0]
+        assert row["empirical coverage (test)"] == pytest.approx(cov, abs=1.5 / test.size)
+        assert row["half-width, step 1 (passengers)"] == pytest.approx(q[0], rel=1e-4)
+        if not np.isfinite(q[0]):      # too few validation windows for this level: no band drawn
+            assert not any(tr.get("name") == f"{level:.0%} interval" for f in figures(at) for tr in f["data"])
+            continue
+        step_fig = next(f for f in figures(at) if any(tr.get("name") == f"{level:.0%} interval"
+                                                       for tr in f["data"]))
+        names = [tr.get("name") for tr in step_fig["data"]]
+        up = names.index(f"{level:.0%} interval")
+        width = values(step_fig["data"][up]["y"]) - values(step_fig["data"][up - 1]["y"])
+        assert np.allclose(width, 2 * q[0], rtol=1e-4)

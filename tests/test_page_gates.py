@@ -284,3 +284,30 @@ def test_running_gru_shows_the_weights_it_started_from():
     finally:
         run.stop()
         run.join(30)
+
+
+def test_window_norm_model_is_traced_on_normalised_inputs():
+    """A per-window-normalised GRU: the traced span is read minus its last value (what the GRU sees)."""
+    import torch
+    from gru_core.data import series_from_array
+    from gru_core.model import Forecaster, ModelConfig
+    from gru_core.windows import SplitConfig, WindowConfig, make_dataset
+    from ui import runs as _runs
+    from ui.views import gates as gview
+
+    t_ = np.arange(300, dtype=np.float64)
+    ds = make_dataset(series_from_array(t_ / 10 + np.sin(t_ / 3)), WindowConfig(12, 3),
+                      SplitConfig(0.7, 0.15, 0.15), transform="window")
+    cfg = ModelConfig(input_size=1, hidden_size=4, num_layers=1, horizon=3, window_norm="last")
+    torch.manual_seed(0)
+    model = Forecaster(cfg).eval()
+    t = _runs.Trained(model=model, dataset=ds, model_cfg=cfg, label="test", key="wn")
+    got = gview._trace(t, "k", 20, 32)
+    x = ds.scaled[20:32].numpy()
+    assert np.allclose(got["x"][0].numpy(), x - x[-1:], atol=1e-6)          # written out here
+    gru = torch.nn.GRU(1, 4, batch_first=True)
+    gru.load_state_dict(model.rnn.state_dict())
+    with torch.no_grad():
+        out, _ = gru(torch.tensor((x - x[-1:])[None], dtype=torch.float32))
+    h = np.asarray(got["trace"].h[0] if hasattr(got["trace"], "h") else got["trace"]["h"][0])
+    assert np.allclose(np.squeeze(h), out[0].numpy(), atol=1e-5)

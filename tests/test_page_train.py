@@ -21,7 +21,7 @@ from ui.data_source import TRAIN_THREADS
 REPO = Path(__file__).resolve().parents[1]
 
 # A short generated series and a tiny model: trains in about a second on one CPU thread.
-TINY = {"source": "generator", "gen": "sine", "gen_length": 300, "lookback": 12, "horizon": 3,
+TINY = {"source": "generator", "gen": "sine", "gen_length": 300, "transform": "none", "lookback": 12, "horizon": 3,
         "hidden_size": 4, "num_layers": 1, "batch_size": 32, "epochs": 2, "device": "cpu"}
 # The same data, many epochs: long enough to pause, resume and stop mid-run.
 LONG = {**TINY, "gen_length": 1500, "epochs": 2000, "patience": 0}

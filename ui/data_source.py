@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from gru_core.baselines import detect_season
 from gru_core.data import Table, list_samples, load_sample, load_table, prepare_series, series_from_array
+from gru_core.defaults import DEFAULTS
 from gru_core.errors import DataError
 from gru_core.generators import GENERATORS, generate
 from gru_core.limits import Estimate, Limits
@@ -29,7 +31,7 @@ from gru_core.limits import n_params as count_params
 from gru_core.model import ModelConfig
 from gru_core.device import resolve_device
 from gru_core.train import TrainConfig, TrainingRun
-from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
+from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset, split_bounds
 from ui import state
 from ui.safe import md
 
@@ -158,18 +160,57 @@ def split_config() -> SplitConfig:
     return SplitConfig(train=train, val=val, test=round(1.0 - train - val, 6))
 
 
-def current_dataset() -> Dataset:
-    """Windows, split and scaler for the current settings (cheap: windows are views)."""
-    return make_dataset(current_series(), window_config(), split_config(),
-                        scaler=st.session_state["scaler"])
+def concrete_transform() -> str:
+    """The transform setting as a TRANSFORMS key: "auto" is "none" until Start chooses one."""
+    key = st.session_state.get("transform", "none")
+    return "none" if key == "auto" else key
+
+
+def train_season(series, split: SplitConfig | None = None) -> int | None:
+    """Season m of the target found on the training part only (``detect_season``), or None."""
+    values = np.asarray(series.values, dtype=np.float64)
+    values = values.reshape(-1, 1) if values.ndim == 1 else values            # (T, C)
+    train_end, _ = split_bounds(values.shape[0], split or split_config())
+    return detect_season(values[:train_end, 0])
+
+
+def current_dataset(transform: str | None = None, lookback: int | None = None) -> Dataset:
+    """Windows, split, transform and scaler for the current settings (cheap: windows are views).
+
+    ``transform`` / ``lookback`` override the settings (the "auto" job uses its winner's);
+    the "auto" setting itself gives the untransformed windows (the choice is made at Start).
+    """
+    series = current_series()
+    key = transform or concrete_transform()
+    window = window_config()
+    if lookback is not None:
+        window = WindowConfig(lookback=int(lookback), horizon=window.horizon, stride=window.stride)
+    season = train_season(series) if key == "seasonal_diff" else None
+    return make_dataset(series, window, split_config(), scaler=st.session_state["scaler"],
+                        transform=key, season=season)
 
 
 def model_config(ds: Dataset) -> ModelConfig:
+    """The model for ``ds``; ``window_norm`` follows the dataset's transform (per-window ones)."""
     ss = st.session_state
+    ft = getattr(ds, "transform", None)
     return ModelConfig(input_size=ds.scaled.shape[1], hidden_size=int(ss["hidden_size"]),
                        num_layers=int(ss["num_layers"]), dropout=float(ss["dropout"]),
                        bidirectional=bool(ss["bidirectional"]), horizon=ds.window.horizon,
-                       cell=ss["cell"])
+                       cell=ss["cell"], window_norm=ft.window_norm if ft is not None else "none")
+
+
+def recipe():
+    """The current settings as a ``gru_core.defaults.Recipe`` (what ``gru_core.auto.choose`` reads)."""
+    ss = st.session_state
+    return DEFAULTS.replace(
+        lookback=int(ss["lookback"]), horizon=int(ss["horizon"]), stride=int(ss["stride"]),
+        train_frac=float(ss["train_frac"]), val_frac=float(ss["val_frac"]), scaler=ss["scaler"],
+        transform=ss.get("transform", "auto"), cell=ss["cell"], hidden_size=int(ss["hidden_size"]),
+        num_layers=int(ss["num_layers"]), dropout=float(ss["dropout"]), lr=float(ss["lr"]),
+        batch_size=int(ss["batch_size"]), epochs=int(ss["epochs"]), clip_grad=float(ss["clip_grad"]),
+        patience=int(ss["patience"]), seed=int(ss["seed"]), device=ss["device"],
+        num_threads=TRAIN_THREADS)
 
 
 def train_config() -> TrainConfig:

@@ -10,20 +10,24 @@ The Train page's buttons call :func:`on_start`, :func:`on_pause`, :func:`on_resu
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import streamlit as st
 
+from gru_core import auto
 from gru_core.bundle import load_bundle, save_bundle
 from gru_core.data import prepare_series
 from gru_core.errors import DataError
 from gru_core.model import Forecaster, ModelConfig
+from gru_core.progress import Progress
 from gru_core.train import TrainConfig, TrainingRun
-from gru_core.windows import Dataset, make_dataset
+from gru_core.windows import Dataset, make_dataset, split_bounds
 from ui import data_source, state
 from ui.safe import md
 
@@ -56,6 +60,7 @@ class Trained:
     label: str                       # where the model came from, for captions (Markdown, user parts escaped)
     key: str = ""                    # identifies these weights + data, for per-model caches
     train_cfg: TrainConfig | None = None
+    auto: Any = None                 # gru_core.auto.AutoResult when "auto" chose transform/lookback
 
 
 def job() -> Job | None:
@@ -67,11 +72,150 @@ def is_running() -> bool:
     return bool(j and j.run.running)
 
 
+class _Stopped(Exception):
+    """Raised inside ``auto.choose`` (from its progress callback) when the user pressed Stop."""
+
+
+class AutoRun:
+    """The "auto" transform as a run: ``gru_core.auto.choose`` and then the winner trained live.
+
+    Both happen in ONE background thread (never in a script run, never calling ``st.*``). It
+    offers the members of :class:`gru_core.train.TrainingRun` the pages use (start, pause,
+    resume, stop, running, snapshot, model), so the Train page polls it the same way. While
+    candidates are trained, :attr:`status` reads "choosing ...: candidate k of n"; after the
+    choice, the job's ``dataset`` / ``model_cfg`` become the winner's and a fresh
+    :class:`TrainingRun` trains it with the live loss curves (same recipe and seed as the
+    candidate, so it ends where the candidate did). Pause and Stop act at the next candidate
+    boundary while choosing.
+    """
+
+    def __init__(self, job: "Job", series, recipe, season, model_cfg: ModelConfig,
+                 train_cfg: TrainConfig, tape_window: int = 0):
+        self.job, self.series, self.recipe, self.season = job, series, recipe, season
+        self.tape_window = tape_window
+        self._model_cfg, self._train_cfg = model_cfg, train_cfg
+        masked = auto.mask_test(series, recipe)
+        T = masked.values.shape[0]
+        train_end, _ = split_bounds(T, recipe.split())
+        self.n = (len(auto.candidate_transforms(masked.values[:train_end, 0], season))
+                  + len(auto.candidate_lookbacks(recipe.lookback, season, T, recipe)))
+        self.done_candidates = 0
+        self.result = None              # AutoResult once chosen
+        self.inner: TrainingRun | None = None
+        self._lock = threading.Lock()
+        self._go, self._stop = threading.Event(), threading.Event()
+        self._go.set()
+        self._ended: Progress | None = None
+        self._thread: threading.Thread | None = None
+        self.exception: BaseException | None = None
+
+    @property
+    def status(self) -> str:
+        """What the run is doing, one line (empty once the winner trains)."""
+        with self._lock:
+            if self.inner is not None or self._ended is not None:
+                return ""
+            return ("choosing the transform and lookback on validation data: candidate "
+                    f"{min(self.done_candidates + 1, self.n)} of {self.n}")
+
+    @property
+    def model(self):
+        return self.inner.model if self.inner is not None else None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="gru-lab-auto", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def pause(self) -> None:
+        self._go.clear()
+        if self.inner is not None:
+            self.inner.pause()
+
+    def resume(self) -> None:
+        self._go.set()
+        if self.inner is not None:
+            self.inner.resume()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._go.set()
+        if self.inner is not None:
+            self.inner.stop()
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            if self._ended is not None:
+                return False
+            inner = self.inner
+        return True if inner is None else inner.running
+
+    def snapshot(self) -> Progress:
+        with self._lock:
+            if self._ended is not None:
+                return dataclasses.replace(self._ended)
+            inner = self.inner
+        if inner is not None:
+            return inner.snapshot()
+        return Progress(state="running" if self._go.is_set() else "paused",
+                        epochs=self._train_cfg.epochs, device=str(self._train_cfg.device))
+
+    def _on_candidate(self, fitted) -> None:           # in the worker thread
+        with self._lock:
+            self.done_candidates += 1
+        self._go.wait()
+        if self._stop.is_set():
+            raise _Stopped()
+
+    def _end(self, state: str, reason: str) -> None:
+        with self._lock:
+            self._ended = Progress(state=state, reason=reason, epochs=self._train_cfg.epochs)
+
+    def _main(self) -> None:
+        try:
+            result = auto.choose(self.series, self.recipe, self.season, on_candidate=self._on_candidate)
+        except _Stopped:
+            self._end("stopped", "Stopped while choosing the transform; no model was kept.")
+            return
+        except DataError as exc:
+            self._end("failed", str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 -- never let an error vanish inside the thread
+            self.exception = exc
+            self._end("failed", f"Choosing the transform failed: {type(exc).__name__}: {exc}")
+            return
+        ds = result.best.ds
+        cfg = dataclasses.replace(self._model_cfg, window_norm=ds.transform.window_norm
+                                  if ds.transform is not None else "none")
+        try:
+            inner = TrainingRun(ds, cfg, self._train_cfg)
+        except DataError as exc:
+            self._end("failed", str(exc))
+            return
+        self.job.dataset, self.job.model_cfg = ds, cfg
+        self.job.tape = attach_tape(inner, ds, self.tape_window)
+        with self._lock:
+            self.result, self.inner = result, inner
+        if self._stop.is_set():
+            inner.stop()
+        if not self._go.is_set():
+            inner.pause()
+        inner.run()
+
+
 def start() -> Job:
     """Build the dataset and model from the current settings and start training in the background.
 
     The settings are checked against the server's limits first (``DataError`` past any of them),
-    so a share link or a stale Start button cannot start a run the Train page would refuse.
+    so a share link or a stale Start button cannot start a run the Train page would refuse. With
+    the transform on "auto" the job is an :class:`AutoRun`: the choice is made in the background
+    thread, then the winner trains live (with the gate tape attached to it).
     """
     if is_running():
         raise RuntimeError("A run is already in progress; stop it first.")
@@ -79,9 +223,16 @@ def start() -> Job:
     model_cfg = data_source.model_config(ds)
     train_cfg = data_source.train_config()
     data_source.check_run(ds, model_cfg, train_cfg)
-    run = TrainingRun(ds, model_cfg, train_cfg)
-    new = Job(run=run, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
-              source=data_source.source_label(), setup=state.share_params(), tape=_tape(run, ds))
+    new = Job(run=None, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
+              source=data_source.source_label(), setup=state.share_params())
+    window = _lab_window()
+    if st.session_state.get("transform") == "auto":
+        run = AutoRun(new, ds.series, data_source.recipe(), data_source.train_season(ds.series),
+                      model_cfg, train_cfg, tape_window=window)
+    else:
+        run = TrainingRun(ds, model_cfg, train_cfg)
+        new.tape = attach_tape(run, ds, window)
+    new.run = run
     st.session_state["job"] = new
     st.session_state["model_source"] = "run"
     run.start()
@@ -93,14 +244,23 @@ def start() -> Job:
     return new
 
 
-def _tape(run: TrainingRun, ds: Dataset):
-    """A gate tape on the Lab page's probe window (a test window), recording at every epoch end;
-    None for a non-GRU cell or data without test windows."""
+def _lab_window() -> int:
+    """The Lab page's probe window (a test-window index; 0 until the Lab page picks one)."""
+    try:
+        return int(st.session_state.get("lab_window", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def attach_tape(run: TrainingRun, ds: Dataset, window: int):
+    """A gate tape on test window ``window`` (clamped), recording at every epoch end of ``run``;
+    None for a non-GRU cell or data without test windows. No Streamlit: AutoRun calls it from its
+    worker thread for the winner's run."""
     from gru_core.tape import GateTape
 
     if run.model_cfg.cell != "gru" or len(ds.test.starts) == 0:
         return None
-    i = min(max(int(st.session_state.get("lab_window", 0)), 0), len(ds.test.starts) - 1)
+    i = min(max(window, 0), len(ds.test.starts) - 1)
     tape = GateTape(ds.test.X[i], label=f"test window {i}")
     tape.record(0, run.model)
     run.on_epoch_end = tape.record
@@ -183,7 +343,8 @@ def trained() -> Trained | None:
         return None
     return Trained(model=j.run.model, dataset=j.dataset, model_cfg=j.model_cfg,
                    label=f"{j.model_cfg.cell.upper()} run on {j.source} ({p.state}, epoch {p.epoch})",
-                   key=f"run:{id(j.run)}:{j.started}", train_cfg=j.train_cfg)
+                   key=f"run:{id(j.run)}:{j.started}", train_cfg=j.train_cfg,
+                   auto=getattr(j.run, "result", None))
 
 
 # ------------------------------------------------------------------------------ model bundles
@@ -229,7 +390,8 @@ def restore_bundle(data: bytes, name: str = "bundle.pt") -> Trained:
             f"{' ...' if len(table.numeric_columns) > 8 else ''}). Load the data the model was "
             "trained on (same column names) on the Data page, then upload the bundle again.")
     series = prepare_series(table, b.target, b.columns[1:], missing=st.session_state["missing"])
-    ds = make_dataset(series, b.window, data_source.split_config(), scaler=b.scaler)
+    ds = make_dataset(series, b.window, data_source.split_config(), scaler=b.scaler,
+                      transform=b.transform)
     digest = hashlib.sha256(data).hexdigest()[:12]
     t = Trained(model=b.model.eval(), dataset=ds, model_cfg=b.model_cfg,
                 label=f"{b.model_cfg.cell.upper()} from bundle {md(name)} applied to "

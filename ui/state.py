@@ -44,9 +44,11 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from gru_core.data import MISSING_METHODS, list_samples
+from gru_core.defaults import DEFAULTS
 from gru_core.device import device_report
 from gru_core.generators import GENERATORS, MAX_LENGTH, MIN_LENGTH, Param
 from gru_core.model import CELLS
+from gru_core.transforms import TRANSFORMS
 from gru_core.windows import SCALER_KINDS
 from ui.safe import code
 
@@ -165,6 +167,14 @@ _SOURCES = {"sample": "Sample", "generator": "Generator", "upload": "Upload"}   
 _MISSING_LABELS = {"interpolate": "Interpolate linearly", "ffill": "Repeat the last value",
                    "drop": "Drop incomplete rows"}
 _SCALER_LABELS = {"standard": "Standard", "minmax": "Min-max", "none": "None"}
+_TRANSFORM_LABELS = {"auto": "Auto (chosen on validation data)", **{k: t.label for k, t in TRANSFORMS.items()}}
+_TRANSFORM_HELP = (
+    "What the network learns instead of the raw levels; the forecast is mapped back to the data's "
+    "units with the exact inverse (no approximation), so scores stay comparable. "
+    "**Auto**: Start trains every fitting candidate (and a few lookbacks) and keeps the one with the "
+    "lowest validation MAE; the test part is never read. "
+    + " ".join(f"**{t.label}**: {t.description}" for t in TRANSFORMS.values()))
+R = DEFAULTS                        # gru_core.defaults: the recipe the app, CLI and benchmark share
 
 
 @st.cache_resource(show_spinner=False)
@@ -201,9 +211,9 @@ SETTINGS: tuple[Setting, ...] = (
             "last known value repeated, or the incomplete rows dropped.", widget="select",
             options={m: _MISSING_LABELS.get(m, m) for m in MISSING_METHODS}),
     # windows and split
-    Setting("lookback", 24, "Lookback L (steps)",
+    Setting("lookback", R.lookback, "Lookback L (steps)",
             "How many past steps the model reads to make one forecast.", 1, 5000, 1),
-    Setting("horizon", 6, "Horizon H (steps)", "How many future steps it predicts at once.",
+    Setting("horizon", R.horizon, "Horizon H (steps)", "How many future steps it predicts at once.",
             1, 1000, 1),
     Setting("stride", 1, "Stride (steps)", "Steps between the starts of consecutive windows "
             "(1 = a window at every step).", 1, 1000, 1),
@@ -213,6 +223,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("val_frac", 0.15, "Validation share", "The next fraction; early stopping keeps the "
             "epoch that does best on it. The rest is the test part, kept for the final score.",
             0.05, 0.9, 0.05, fmt="%.2f", widget="slider"),
+    Setting("transform", R.transform, "Transform", _TRANSFORM_HELP, widget="select",
+            options=_TRANSFORM_LABELS),
     Setting("scaler", "standard", "Scaling", "How values are rescaled before training, fitted on "
             "the training part only: standard = mean 0 and standard deviation 1, min-max = range "
             "0 to 1, or none. Forecasts and scores are reported in the data's own units.",
@@ -221,9 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cell", "gru", "Cell type", "GRU is the subject of this app; LSTM and a plain (tanh) "
             "RNN are here for comparison on the same data. The Gates page inspects GRUs only.",
             widget="segmented", options=lambda: {k: c.label for k, c in CELLS.items()}),
-    Setting("hidden_size", 32, "Hidden units", "Units per layer: the size of the hidden state h, "
+    Setting("hidden_size", R.hidden_size, "Hidden units", "Units per layer: the size of the hidden state h, "
             "i.e. how much the network can remember.", 1, 1024, 1),
-    Setting("num_layers", 1, "Layers", "Stacked recurrent layers; layer k reads the hidden states "
+    Setting("num_layers", R.num_layers, "Layers", "Stacked recurrent layers; layer k reads the hidden states "
             "of layer k-1.", 1, 6, 1, widget="slider"),
     Setting("dropout", 0.0, "Dropout between layers", "Randomly zeroes this share of a layer's "
             "outputs during training. PyTorch applies it between stacked layers only, so it needs "
@@ -231,14 +243,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bidirectional", False, "Bidirectional",
             "Also read each window backwards and combine both summaries.", widget="toggle"),
     # training
-    Setting("lr", 0.005, "Learning rate", "Step size of the Adam optimiser. Typical: 0.001 to "
+    Setting("lr", R.lr, "Learning rate", "Step size of the Adam optimiser. Typical: 0.001 to "
             "0.01; too high and the loss jumps or diverges.", 1e-5, 1.0, 5e-4, fmt="%.4f"),
-    Setting("batch_size", 32, "Batch (windows)", "Batch size: windows per optimiser step.",
+    Setting("batch_size", R.batch_size, "Batch (windows)", "Batch size: windows per optimiser step.",
             1, 4096, 1),
-    Setting("epochs", 60, "Epochs", "Passes over all training windows.", 1, 5000, 1),
-    Setting("clip_grad", 1.0, "Max grad norm", "Gradient clipping: rescale the gradient when its "
+    Setting("epochs", R.epochs, "Epochs", "Passes over all training windows.", 1, 5000, 1),
+    Setting("clip_grad", R.clip_grad, "Max grad norm", "Gradient clipping: rescale the gradient when its "
             "norm exceeds this; 0 turns clipping off.", 0.0, 100.0, 0.5, fmt="%.1f"),
-    Setting("patience", 15, "Patience (epochs)", "Early stopping: stop after this many epochs "
+    Setting("patience", R.patience, "Patience (epochs)", "Early stopping: stop after this many epochs "
             "without a better validation loss and keep the best weights; 0 turns early stopping "
             "off.", 0, 1000, 1),
     Setting("seed", 0, "Seed", "Seeds the initial weights and the shuffling.", 0, MAX_SEED, 1),

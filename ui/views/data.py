@@ -9,6 +9,7 @@ from gru_core import charts
 from gru_core.data import MAX_UPLOAD_BYTES, Table, list_samples
 from gru_core.errors import DataError
 from gru_core.generators import GENERATORS
+from gru_core.transforms import TRANSFORMS, range_warning
 from gru_core.windows import min_length, split_bounds
 from ui import data_source
 from ui.guard import error_text
@@ -66,6 +67,17 @@ def input_options(table: Table) -> dict[str, str]:
 
 def test_share() -> float:
     return 1.0 - float(ss["train_frac"]) - float(ss["val_frac"])
+
+
+def transform_caption() -> None:
+    """What the transform setting does to the windows shown here."""
+    key = ss.get("transform", "none")
+    if key == "auto":
+        st.caption("**Auto:** Start tries the transforms (and a few lookbacks) and keeps the one with "
+                   "the lowest validation error; the windows below are untransformed until then.")
+    elif key in TRANSFORMS:
+        st.caption(f"**{TRANSFORMS[key].label}:** {TRANSFORMS[key].description} The forecast is mapped "
+                   "back to the data's units exactly.")
 
 
 def test_share_caption() -> None:
@@ -159,6 +171,12 @@ def window_view(series, table: Table) -> None:
                   help="Move through all windows (train, then validation, then test) to see which steps "
                        "each one reads and predicts.")
 
+    train_end, val_end = split_bounds(len(y), data_source.split_config())
+    if (warn := range_warning(y, train_end, val_end)) is not None:
+        shown = TRANSFORMS.get(ss.get("transform"))
+        now = (f" The transform is now **{shown.label}**." if shown is not None else
+               " The transform is on **Auto**, which tries these on the validation part.")
+        st.warning(warn + now, icon=":material/warning:")
     m = st.columns(3)
     m[0].metric("Train windows", f"{len(ds.train):,}")
     m[1].metric("Validation windows", f"{len(ds.val):,}")

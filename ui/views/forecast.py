@@ -15,6 +15,7 @@ from gru_core import charts
 from gru_core.errors import DataError
 from gru_core.evaluate import (evaluate, forecast_future, mae, predictions_table,
                                recursive_forecast)
+from gru_core.intervals import conformal_bands
 from gru_core.metrics import METRICS
 from gru_core.verdict import SPLIT_NAMES, best_baseline, steps_sentence, verdict
 from ui import runs
@@ -77,15 +78,19 @@ def draw(t: runs.Trained, split: str, metric: str) -> None:
     name = t.model_cfg.cell.upper()
     st.caption(f"**Model** · {t.label} · target **{md(units)}**, lookback {ds.window.lookback}, "
                f"horizon {ds.window.horizon}, {len(ds.test)} test windows.")
+    if t.auto is not None:
+        from ui.views.train import auto_choice
+        auto_choice(t.auto)
     ev = runs.model_cache(t, f"eval:{split}", lambda: evaluate(t.model, ds, split))
     scores(ev, split, metric, units)
-    step_view(t, ev, split, units, name)
+    bands = intervals(t, ev, split, units)
+    step_view(t, ev, split, units, name, bands)
     rec, rec_error = None, None
     try:
         rec = runs.model_cache(t, f"recursive:{split}", lambda: recursive_forecast(t.model, ds, split))
     except DataError as exc:
         rec_error = error_text(exc)
-    window_view(t, ev, split, units, name, rec)
+    window_view(t, ev, split, units, name, rec, bands)
     direct_vs_recursive(ev, rec, rec_error, units, name)
     future(t, units, name)
     downloads(t, ev, split)
@@ -108,12 +113,55 @@ def scores(ev, split: str, metric: str, units: str) -> None:
                f"{len(ev.starts)} windows × {ev.y_true.shape[1]} steps. " + " ".join(map(md, ev.notes)))
 
 
+BAND_FILL = {0.8: "rgba(220,38,38,0.22)", 0.95: "rgba(220,38,38,0.10)"}   # model colour, lighter = wider
+
+
+def intervals(t: runs.Trained, ev, split: str, units: str) -> list:
+    """Split-conformal 80 % / 95 % bands (``gru_core.intervals``) from the validation residuals,
+    with their empirical coverage on ``split`` beside the nominal level; [] if none can be made."""
+    try:
+        ev_val = ev if split == "val" else runs.model_cache(t, "eval:val", lambda: evaluate(t.model, t.dataset, "val"))
+        bands = conformal_bands(ev_val.y_true, ev_val.y_pred, ev.y_pred, ev.y_true)
+    except DataError as exc:
+        st.info(f"No prediction intervals: {error_text(exc)}", icon=":material/info:")
+        return []
+    st.markdown("**Prediction intervals** (split conformal, per horizon step, from the validation "
+                "residuals): the share of actual values inside each band.")
+    st.dataframe(pd.DataFrame({
+        "band": [f"{b.level:.0%}" for b in bands],
+        "nominal coverage": [b.level for b in bands],
+        f"empirical coverage ({SPLIT_NAMES[split]})": [b.coverage for b in bands],
+        f"half-width, step 1 ({units})": [float(b.q[0]) for b in bands],
+        f"half-width, step H ({units})": [float(b.q[-1]) for b in bands]}),
+        hide_index=True, width="content", column_config={
+            "nominal coverage": st.column_config.NumberColumn(format="percent"),
+            f"empirical coverage ({SPLIT_NAMES[split]})": st.column_config.NumberColumn(format="percent")})
+    if split == "val":
+        st.caption("On the validation part the coverage is close to nominal by construction (the "
+                   "bands were computed from it); the test part is the honest check.")
+    return bands
+
+
+def _add_bands(fig, x, bands, pick) -> None:
+    """Shade each band on ``fig`` (widest first); ``pick(a)`` selects the (N, H) array's slice."""
+    import plotly.graph_objects as go
+    for b in sorted(bands, key=lambda b: -b.level):
+        if not np.all(np.isfinite(b.q)):
+            continue
+        name = f"{b.level:.0%} interval"
+        fig.add_trace(go.Scatter(x=x, y=pick(b.lower), mode="lines", line=dict(width=0),
+                                 legendgroup=name, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=pick(b.upper), mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=BAND_FILL.get(b.level, "rgba(220,38,38,0.15)"), name=name,
+                                 legendgroup=name, hoverinfo="skip"))
+
+
 def _step_caption(ev, j: int, units: str) -> str:
     parts = [f"{row} {_mae(ev.y_true[:, j], f[:, j])}" for row, f in ev.forecasts().items()]
     return f"Step {j + 1}, MAE ({md(units)}): " + ", ".join(parts) + "."
 
 
-def step_view(t: runs.Trained, ev, split: str, units: str, name: str) -> None:
+def step_view(t: runs.Trained, ev, split: str, units: str, name: str, bands=()) -> None:
     H = ev.y_true.shape[1]
     st.subheader("Forecast vs actual, one horizon step at a time")
     step = int_slider("Horizon step (how many steps ahead)", 1, H, 1, key="fc_step",
@@ -126,6 +174,7 @@ def step_view(t: runs.Trained, ev, split: str, units: str, name: str) -> None:
         fig.add_trace(charts.line(x, ev.seasonal[:, j], name=f"seasonal naive (m={ev.season})",
                                   color=charts.COLORS["seasonal"], dash="dash", width=1.4,
                                   visible="legendonly"))
+    _add_bands(fig, x, bands, lambda a: a[:, j])
     st.plotly_chart(fig, key="fc_step_chart")
     over, hist = charts.residual_figures(x, ev.y_true[:, j] - ev.y_pred[:, j], units=units, step=step)
     left, right = st.columns([3, 2])
@@ -134,7 +183,7 @@ def step_view(t: runs.Trained, ev, split: str, units: str, name: str) -> None:
     st.caption(_step_caption(ev, j, units))
 
 
-def window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec) -> None:
+def window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec, bands=()) -> None:
     ds = t.dataset
     L, H, N = ds.window.lookback, ds.window.horizon, len(ev.starts)
     st.subheader("All horizon steps from one window")
@@ -149,6 +198,7 @@ def window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec) -> 
         ev.y_true[i], ev.y_pred[i], ev.naive[i], None if rec is None else rec[i],
         units=units, model_name=name,
         title=f"Window {i + 1} of {N}: reads {L} steps up to {origin}, forecasts the next {H}")
+    _add_bands(fig, runs.positions_to_axis(ds, tgt), bands, lambda a: a[i])
     st.plotly_chart(fig, key="fc_window_chart")
     st.caption(f"Shaded: the {H} steps forecast from {origin}. Window MAE ({md(units)}): {name} direct "
                f"{_mae(ev.y_true[i], ev.y_pred[i])}"

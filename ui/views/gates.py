@@ -190,6 +190,8 @@ def _trace(t: runs.Trained, key: str, a: int, b: int) -> dict:
         rnn = t.model.rnn.eval()
         w = rnn.weight_ih_l0
         x = t.dataset.scaled[a:b].unsqueeze(0).to(device=w.device, dtype=w.dtype)  # (1, T, C)
+        if getattr(t.model_cfg, "window_norm", "none") != "none":   # what the GRU actually reads:
+            x = t.model.normalise(x)[0]                              # the span relative to its end (1, T, C)
         return {"trace": trace_gates(rnn, x), "x": x}
     return runs.model_cache(t, f"trace:{key}", compute, keep=3, bucket="trace")
 

@@ -184,6 +184,19 @@ def run_caption(j) -> str:
             f"{tc.epochs} epochs, seed {tc.seed}, {threads} CPU thread(s), on {j.source}.")
 
 
+def auto_choice(result) -> None:
+    """What "auto" picked and why (gru_core.auto.AutoResult), with its candidate table."""
+    from gru_core.transforms import TRANSFORMS
+    label = TRANSFORMS[result.transform].label
+    st.success(f"**Auto picked: {label}, lookback {result.lookback}.** {result.reason[0].upper()}"
+               f"{result.reason[1:]}", icon=":material/auto_awesome:")
+    with st.expander(f"All {len(result.table)} candidates (validation MAE, data units)"):
+        st.dataframe(result.table, hide_index=True, column_config={
+            "val MAE": st.column_config.NumberColumn(format="%.4g")})
+        for note in result.notes:
+            st.caption(note)
+
+
 def live_view(running: bool) -> None:
     """The run as it is now; polls every 0.5 s while it is going (unless the view is paused)."""
     frozen = running and ss.get("live_paused", False)
@@ -200,6 +213,10 @@ def live_view(running: bool) -> None:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
         st.caption(run_caption(j))
+        if status := getattr(j.run, "status", ""):
+            st.info(f"Auto: {status}. The winner then trains here live.", icon=":material/manage_search:")
+        if (chosen := getattr(j.run, "result", None)) is not None:
+            auto_choice(chosen)
         if p.state == "paused":
             st.info("Paused. Press **Resume** to continue or **Stop** to keep the model as it is.",
                     icon=":material/pause:")
