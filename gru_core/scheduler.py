@@ -37,102 +37,24 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable
 
 from gru_core.errors import DataError
-from gru_core.jobs import (ACTIVE, QUEUED, ForecastSpec, JobHandle, LocalBackend, TaskSpec,
+from gru_core.jobs import (QUEUED, ForecastSpec, JobHandle, LocalBackend, TaskSpec,
                            describe_wait, spec_work)
+from gru_core.scheduler_config import ENV, RAY_ENV, SchedulerConfig
 
 __all__ = ["ENV", "RAY_ENV", "ForecastSpec", "JobHandle", "LocalBackend", "QueueFull", "Scheduler",
            "SchedulerConfig", "SessionBusy", "TaskSpec", "describe_wait"]
 
 log = logging.getLogger("gru_lab")
-RAY_ENV = "GRU_LAB_RAY_ADDRESS"
-ENV = {"max_running": "GRU_LAB_MAX_RUNS", "max_queue": "GRU_LAB_MAX_QUEUE",
-       "wall_limit_s": "GRU_LAB_RUN_TIME_LIMIT_S", "max_work": "GRU_LAB_MAX_WORK",
-       "lease_s": "GRU_LAB_LEASE_S", "keep_results": "GRU_LAB_KEEP_RESULTS",
-       "result_ttl_s": "GRU_LAB_RESULT_TTL_S", "max_result_bytes": "GRU_LAB_MAX_RESULT_BYTES"}
-
-
 class SessionBusy(DataError):
     """The session already has a queued or running job (stop it, or submit with replace=True)."""
 
 
 class QueueFull(DataError):
     """The server's queue holds ``max_queue`` waiting jobs."""
-
-
-@dataclass
-class SchedulerConfig:
-    """The server's queue settings (environment: :data:`ENV`; file: ``[scheduler]`` of a TOML).
-
-    Parameters
-    ----------
-    max_running : int
-        Jobs that train at once; 0 = the number of CPU cores (Ray: the cluster's CPUs).
-    max_queue : int
-        Jobs that may wait; a submit beyond it raises :class:`QueueFull`.
-    wall_limit_s : float
-        Wall-clock seconds one job may run (pauses included), then it is stopped.
-    max_work : float
-        Size limit of one job: parameters x training windows x epochs.
-    lease_s : float
-        A session's jobs stop when it has not renewed its lease for this long.
-    keep_results, result_ttl_s, max_result_bytes
-        Ended jobs kept (LRU): how many, for how long since last use, and their total size.
-    rate : float
-        First guess of training speed (work units per second) for queue estimates; each ended
-        job's measured speed replaces it gradually.
-    """
-
-    max_running: int = 0                # 0 = core count
-    max_queue: int = 64                 # waiting jobs
-    wall_limit_s: float = 900.0         # 15 min per run
-    max_work: float = 2e11              # parameters x windows x epochs
-    lease_s: float = 60.0               # session lease
-    keep_results: int = 32              # ended jobs kept for reloads
-    result_ttl_s: float = 3600.0        # ... for an hour since last use
-    max_result_bytes: int = 1 << 30     # ... 1 GiB in all
-    rate: float = 1e8                   # work units / s (first guess)
-
-    def resolved_max_running(self) -> int:
-        return self.max_running if self.max_running > 0 else max(os.cpu_count() or 1, 1)
-
-    @classmethod
-    def load(cls, environ=None, path: str | Path | None = None) -> "SchedulerConfig":
-        """Defaults, then ``[scheduler]`` of the TOML file ``path`` (if it exists), then :data:`ENV`.
-
-        Raises
-        ------
-        DataError
-            A value that is not a non-negative number (the message names the variable).
-        """
-        env = os.environ if environ is None else environ
-        values: dict = {}
-        if path is not None and Path(path).is_file():
-            import tomllib
-
-            values.update(tomllib.loads(Path(path).read_text()).get("scheduler", {}))
-        for name, var in ENV.items():
-            if str(env.get(var, "")).strip():
-                values[name] = env[var]
-        cfg = cls()
-        for f in fields(cls):
-            if f.name not in values:
-                continue
-            raw, kind = values[f.name], type(getattr(cfg, f.name))
-            try:
-                value = kind(float(str(raw).replace("_", "")))
-            except ValueError:
-                value = -1
-            if value < 0:
-                raise DataError(f"Scheduler setting {f.name} ({ENV.get(f.name, f.name)}) must be "
-                                f"a number >= 0; got {raw!r}. Unset it for the default "
-                                f"{getattr(cfg, f.name)!r}.")
-            setattr(cfg, f.name, value)
-        return cfg
 
 
 class Scheduler:
@@ -269,16 +191,14 @@ class Scheduler:
 
     def limit_rows(self, spec) -> list[dict]:
         """What the Train page states before Start: each limit, this run's value, and whether it fits."""
-        work = spec_work(spec)
-        rows = [{"limit": "size (parameters × training windows × epochs)",
+        work, est = spec_work(spec), self.estimate_s(spec)
+        return [{"limit": "size (parameters × training windows × epochs)",
                  "this run": "—" if work is None else f"{work:.3g}",
                  "server limit": f"{self.config.max_work:.3g}",
                  "within": work is None or work <= self.config.max_work},
-                {"limit": "wall time per run (pauses count)",
-                 "this run": f"~{self.estimate_s(spec):.0f} s (estimate)",
+                {"limit": "wall time per run (pauses count)", "this run": f"~{est:.0f} s (estimate)",
                  "server limit": f"{self.config.wall_limit_s:.0f} s",
-                 "within": self.estimate_s(spec) <= self.config.wall_limit_s}]
-        return rows
+                 "within": est <= self.config.wall_limit_s}]
 
     # ---- sessions
 

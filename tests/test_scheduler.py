@@ -361,3 +361,16 @@ def test_an_abandoned_real_run_is_stopped_and_its_thread_ends(small_ds):
     assert p.state == "stopped" and p.step < p.total_steps
     assert p.reason.startswith("Stopped: the session that started it was gone for more than 60 s")
     assert s.stats()["running"] == 0
+
+
+def test_nothing_of_ray_is_imported_without_an_address():
+    import subprocess
+    import sys
+
+    code = ("import sys, gru_core, gru_core.scheduler, gru_core.sweep, gru_core.session_store\n"
+            "s = gru_core.scheduler.Scheduler.from_env({}, fix_threads=False, autostart=False)\n"
+            "assert s.backend.name == 'local'\n"
+            "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
