@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
     st.Page("pages/gates.py", title="Gates", icon=":material/tune:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_view:"),
 ]
 
 state.init()
