@@ -8,8 +8,8 @@ Standard config: a 20,000-point series sin(2 pi t/50) + 0.5 sin(2 pi t/13) + 0.1
 hidden 64, 2 layers; batch 256, Adam 1e-3, gradient clipping 1.0 (the app's default), no early
 stopping, 2 torch threads, CPU.
 
-Fairness: both sides build the same Forecaster from the same seed, shuffle with the same seeded
-torch.Generator, index the same strided window views, clip gradients, read ``loss.item()`` once
+Fairness: both sides build the same Forecaster from the same seed (``init_weights`` with a seeded
+torch.Generator, as the trainer does), shuffle with the same seeded torch.Generator, index the same strided window views, clip gradients, read ``loss.item()`` once
 per step, and run the SAME per-epoch validation (whole validation split, eval mode, no_grad,
 batches of 1024). Both therefore follow the same trajectory (equal test MSE). The timed region is
 ``TrainingRun.run()`` versus the loop including its optimiser construction; model construction is
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gru_core.data import series_from_array  # noqa: E402
 from gru_core.evaluate import predict  # noqa: E402
-from gru_core.model import Forecaster, ModelConfig  # noqa: E402
+from gru_core.model import Forecaster, ModelConfig, init_weights  # noqa: E402
 from gru_core.train import TrainConfig, TrainingRun  # noqa: E402
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset  # noqa: E402
 
@@ -54,8 +54,7 @@ def standard_dataset(n: int = 20_000):
 
 def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, Forecaster]:
     """The minimal hand-written loop. Returns (seconds, trained model)."""
-    torch.manual_seed(cfg.seed)
-    model = Forecaster(model_cfg)
+    model = init_weights(Forecaster(model_cfg), torch.Generator().manual_seed(cfg.seed))
     gen = torch.Generator().manual_seed(cfg.seed)
     X, Y = ds.train.X, ds.train.Y            # (N, L, C), (N, H) strided views
     Xv, Yv = ds.val.X, ds.val.Y
@@ -91,6 +90,9 @@ def trainer_run(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, Fo
     seconds = time.perf_counter() - t0
     if p.state != "finished":
         raise RuntimeError(f"the trainer ended {p.state}: {p.reason}")
+    if p.threads != torch.get_num_threads():
+        raise RuntimeError(f"the trainer used {p.threads} threads, the plain loop "
+                           f"{torch.get_num_threads()}: set GRU_LAB_TRAIN_THREADS to compare")
     return seconds, run.model
 
 

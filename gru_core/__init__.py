@@ -4,7 +4,14 @@ UI-free (never imports streamlit); docs/API.md is the contract of every module. 
 notebook needs are importable from here::
 
     import gru_core as gc
-    trace = gc.trace_gates(model.rnn, x)   # r, z, n, h: (num_layers, B, T, hidden)
+    trace = gc.trace_gates(model.rnn, x)   # r, z, n, h: (K, B, T, U)
+
+Symbols, the same in every module's shape comments and docstrings:
+
+    B batch        T time (steps)     C columns (input features)
+    L lookback     H horizon          K layers
+    U units (hidden_size)             D directions (2 if bidirectional, else 1)
+    V vocabulary
 """
 from gru_core.bundle import Bundle, load_bundle, save_bundle
 from gru_core.data import (SampleInfo, Series, Table, handle_missing, list_samples, load_sample,
@@ -14,8 +21,10 @@ from gru_core.errors import BundleError, DataError
 from gru_core.evaluate import (Evaluation, detect_season, evaluate, forecast_future, mae, mase,
                                naive_forecast, predict, predictions_table, recursive_forecast, rmse,
                                seasonal_naive_forecast, smape)
-from gru_core.explain import explain_step, unit_summary
-from gru_core.gates import GateTrace, trace_gates, z_keep_to_write, z_write_to_keep
+from gru_core.explain import (StepExplanation, explain_step, measured_memory, step_latex,
+                              unit_summary)
+from gru_core.gates import (EQUATIONS, GateTrace, layer_weights, trace_gates, z_keep_to_write,
+                            z_write_to_keep)
 from gru_core.generators import GENERATORS, Generator, Param, generate
 from gru_core.metrics import METRICS, Metric
 from gru_core.model import CELLS, Forecaster, ModelConfig, init_weights
@@ -33,8 +42,8 @@ __all__ = [
     "Evaluation", "detect_season", "evaluate", "forecast_future", "mae", "mase", "naive_forecast",
     "predict", "predictions_table", "recursive_forecast", "rmse", "seasonal_naive_forecast", "smape",
     "METRICS", "Metric", "best_baseline", "steps_where_model_wins", "verdict",
-    "explain_step", "unit_summary",
-    "GateTrace", "trace_gates", "z_keep_to_write", "z_write_to_keep",
+    "StepExplanation", "explain_step", "measured_memory", "step_latex", "unit_summary",
+    "EQUATIONS", "GateTrace", "layer_weights", "trace_gates", "z_keep_to_write", "z_write_to_keep",
     "GENERATORS", "Generator", "Param", "generate",
     "CELLS", "Forecaster", "ModelConfig", "init_weights",
     "ForecastTask", "Progress", "Task", "TrainConfig", "TrainingRun", "device_report", "resolve_device",

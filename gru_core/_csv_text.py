@@ -6,7 +6,9 @@ This is the first half of :func:`gru_core.data.load_table`. It knows nothing abo
 2. refuse files that are not text (spreadsheets, archives, PDFs, images, NUL bytes),
 3. decode (UTF-8 with or without BOM, UTF-16 with BOM, else Windows-1252 / Latin-1),
 4. sniff the delimiter (``,`` ``;`` tab ``|``),
-5. split into rows, refusing ragged rows with the line number.
+5. split into rows, refusing ragged rows with the line number, and store them column by column
+   as Arrow strings: only CHUNK_ROWS rows are Python objects at any time (one Python string per
+   cell costs ~60 bytes; an Arrow cell costs its characters plus 4), and at most MAX_CELLS cells.
 
 Every problem raises :class:`~gru_core.errors.DataError` saying what is wrong and how to fix it.
 """
@@ -20,9 +22,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
 from gru_core.errors import DataError
 
 DELIMITERS = (";", "\t", ",", "|")          # tie-break order when several fit equally well
+MAX_CELLS = 10_000_000                     # rows x columns of one upload (memory cap)
+CHUNK_ROWS = 8192                          # rows held as Python strings at a time
 DELIMITER_NAMES = {",": "comma (,)", ";": "semicolon (;)", "\t": "tab", "|": "pipe (|)"}
 
 # (magic bytes, what the file is, how to fix it)
@@ -46,13 +54,22 @@ _MAGIC = (
 
 @dataclass
 class RawTable:
-    """A CSV split into strings: one header and equally long rows."""
+    """A CSV split into strings: one header and equally long string columns."""
 
     header: list[str]                 # column names (cleaned, unique)
-    rows: list[list[str]]             # every row has len(header) cells, stripped
-    lines: list[int]                  # 1-based line number in the file of each row
+    columns: list[pd.Series]          # one (N,) Arrow-backed "str" Series per header name
+    lines: np.ndarray                 # (N,) 1-based line number in the file of each row
     delimiter: str
     notes: list[str] = field(default_factory=list)
+
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)        # pandas' default "str" dtype
+
+
+def _column(chunks: list) -> pd.Series:
+    """Arrow chunks of one column -> a pandas "str" Series without Python objects per cell."""
+    arr = pa.chunked_array(chunks, type=pa.string())
+    return pd.Series(arr.to_pandas(types_mapper={pa.string(): _STR}.get), dtype=_STR)
 
 
 def mb(n_bytes: float) -> str:
@@ -198,16 +215,22 @@ def split_rows(text: str, name: str, max_columns: int) -> RawTable:
     """Split decoded text into a :class:`RawTable` (header + rows), refusing ragged rows."""
     notes: list[str] = []
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    all_lines = text.split("\n")
 
-    # 1. skip blank lines and leading '#' comment lines
-    start = 0
-    while start < len(all_lines) and (not all_lines[start].strip() or _COMMENT.match(all_lines[start])):
-        start += 1
-    n_comments = sum(1 for line in all_lines[:start] if _COMMENT.match(line))
+    # 1. skip blank lines and leading '#' comment lines (scanning only the top: no list of lines)
+    start = pos = n_comments = 0
+    while pos < len(text):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        line = text[pos:end]
+        if line.strip() and not _COMMENT.match(line):
+            break
+        n_comments += bool(_COMMENT.match(line))
+        start, pos = start + 1, end + 1
     if n_comments:
         notes.append(f"Skipped {n_comments} comment line(s) starting with '#' at the top.")
-    body = [line for line in all_lines[start:start + 200] if line.strip()]
+    text = text[pos:]
+    top = io.StringIO(text)
+    body = [line for line in (top.readline().rstrip("\n") for _ in range(200)) if line.strip()]
     if not body:
         raise DataError(f"'{name}' is empty. Choose a CSV file with a header row and at least one "
                         "row of numbers, e.g. 'date,value'.")
@@ -217,11 +240,21 @@ def split_rows(text: str, name: str, max_columns: int) -> RawTable:
     if any(delimiter in line for line in body[:50]):
         notes.append(f"Delimiter: {DELIMITER_NAMES[delimiter]}.")
 
-    # 3. split with the csv module; remember each row's line number in the file
-    reader = csv.reader(io.StringIO("\n".join(all_lines[start:])), delimiter=delimiter)
+    # 3. split with the csv module; remember each row's line number in the file. Rows are held
+    #    as Python strings CHUNK_ROWS at a time, then moved column by column into Arrow arrays.
+    reader = csv.reader(_lines(text), delimiter=delimiter)      # (io.StringIO would copy the text
+    del top                                                      #  into 4 bytes per character)
     header: list[str] | None = None
     rows: list[list[str]] = []
+    chunks: list[list] = []
     lines: list[int] = []
+    n_rows = 0
+
+    def flush() -> None:
+        for i, col in enumerate(zip(*rows)):
+            chunks[i].append(pa.array(col, type=pa.string()))
+        rows.clear()
+
     try:
         for row in reader:
             line_no = start + reader.line_num
@@ -233,7 +266,7 @@ def split_rows(text: str, name: str, max_columns: int) -> RawTable:
                     raise DataError(f"'{name}' has {len(row)} columns; the limit is {max_columns}. "
                                     "Keep only the columns you need (a date, the target and a few "
                                     "inputs) and upload again.")
-                header = row
+                header, chunks = row, [[] for _ in row]
                 continue
             if len(row) > len(header) and not "".join(row[len(header):]).strip():
                 row = row[:len(header)]                  # trailing empty cells ("1,2,,")
@@ -244,6 +277,14 @@ def split_rows(text: str, name: str, max_columns: int) -> RawTable:
                     "values that contain the delimiter must be in double quotes.")
             rows.append(row)
             lines.append(line_no)
+            n_rows += 1
+            if n_rows * len(header) > MAX_CELLS:
+                raise DataError(f"'{name}' has more than {MAX_CELLS:,} cells ({n_rows:,} rows so far x "
+                                f"{len(header)} columns), more than one upload may hold in memory. "
+                                "Keep only the columns you need, or aggregate the rows (e.g. daily "
+                                "instead of per-minute), and upload again.")
+            if len(rows) >= CHUNK_ROWS:
+                flush()
     except csv.Error as exc:
         raise DataError(f"Could not split '{name}' into fields near line {start + reader.line_num} "
                         f"({exc}). Check for unbalanced double quotes or an extremely long line; "
@@ -251,29 +292,45 @@ def split_rows(text: str, name: str, max_columns: int) -> RawTable:
     if header is None:
         raise DataError(f"'{name}' is empty. Choose a CSV file with a header row and at least one row "
                         "of numbers, e.g. 'date,value'.")
+    flush()
 
     # 4. header: a first row without any letters is data, not names
     if all(cell and not re.search(r"[^\W\d_]", cell) for cell in header):
-        rows.insert(0, header)
+        for i, cell in enumerate(header):
+            chunks[i].insert(0, pa.array([cell], type=pa.string()))
         lines.insert(0, start + 1)
+        n_rows += 1
         header = [f"column_{i + 1}" for i in range(len(header))]
         notes.append("No header row found: the columns are named column_1, column_2, ...")
-    if not rows:
+    if not n_rows:
         raise DataError(f"'{name}' has a header row but no data rows. Add at least one row of values "
                         "below the header (ideally hundreds, one per time step).")
-    header, rows = _drop_empty_unnamed(header, rows, notes)
+    columns = [_column(c) for c in chunks]
+    header, columns = _drop_empty_unnamed(header, columns, notes)
     header = _clean_names(header, notes)
-    return RawTable(header=header, rows=rows, lines=lines, delimiter=delimiter, notes=notes)
+    return RawTable(header=header, columns=columns, lines=np.asarray(lines, dtype=np.int64),
+                    delimiter=delimiter, notes=notes)
 
 
-def _drop_empty_unnamed(header: list[str], rows: list[list[str]], notes: list[str]):
+def _lines(text: str):
+    """The lines of ``text`` one at a time, each with its newline (what csv.reader expects)."""
+    pos, n = 0, len(text)
+    while pos < n:
+        end = text.find("\n", pos)
+        end = n - 1 if end < 0 else end
+        yield text[pos:end + 1]
+        pos = end + 1
+
+
+def _drop_empty_unnamed(header: list[str], columns: list[pd.Series], notes: list[str]):
     """Drop columns with no name and no values (e.g. from trailing delimiters: ``a,b,``)."""
-    empty = [i for i, name in enumerate(header) if not name and not any(row[i].strip() for row in rows)]
+    empty = [i for i, name in enumerate(header)
+             if not name and not bool((columns[i].str.strip() != "").any())]
     if not empty or len(empty) == len(header):
-        return header, rows
+        return header, columns
     keep = [i for i in range(len(header)) if i not in set(empty)]
     notes.append(f"Dropped {len(empty)} empty column(s) without a name.")
-    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows]
+    return [header[i] for i in keep], [columns[i] for i in keep]
 
 
 def _clean_names(header: list[str], notes: list[str]) -> list[str]:

@@ -12,11 +12,23 @@ A bundle is ``torch.save`` of a dict holding only tensors and plain JSON-able da
     sha256 = SHA-256( canonical JSON of config                 (sorted keys, no spaces, no NaN)
                       + for each state_dict key, sorted:  0x00 key 0x00 dtype 0x00 shape 0x00 raw bytes )
 
-Loading is defensive because a bundle may come from anywhere: ``torch.load(weights_only=True,
-map_location="cpu")`` (PyTorch's restricted unpickler: no code runs, no class is imported) on
-zip-format files only, then the format tag, the checksum, the configs and every tensor's shape are
-checked before any weight reaches a model. Every failure is a :class:`BundleError` that says what
-is wrong and how to fix it.
+Loading is defensive because a bundle may come from anywhere, and it does bounded work before it
+trusts anything (each step caps what the next one may cost):
+
+1. file size: at most ``4 * Limits.max_params`` bytes of weights plus the config's pickle;
+2. archive records: count, each record's declared size, then each inflated in chunks with a cap
+   and re-packed uncompressed, so ``torch.load`` reads only the checked bytes (zip bombs stop here);
+3. ``torch.load(weights_only=True, map_location="cpu")``: PyTorch's restricted unpickler, so no code
+   runs and no class is imported;
+4. the config: plain JSON types, at most MAX_CONFIG_NODES values / MAX_CONFIG_DEPTH levels, no
+   shared references ("billion laughs") -- before anything serialises it; the weights: plain dense
+   contiguous float32 tensors, each with its own storage, in all at most ``Limits.max_params``;
+5. the checksum -- which detects *corruption*, not tampering: anyone can recompute it, so
+6. the settings, 7. the parameter count against :class:`~gru_core.limits.Limits` and every weight's
+   name, shape and finite value (shapes come from a model built on the ``meta`` device, which
+   allocates nothing) are validated before 8. the model is built.
+
+Every failure is a :class:`BundleError` that says what is wrong and how to fix it.
 """
 from __future__ import annotations
 
@@ -26,12 +38,14 @@ import hashlib
 import io
 import json
 import math
-import pickle
 from dataclasses import dataclass, field
 
 import torch
 
+from gru_core._bundle_archive import (_HOW, MAX_PICKLE_BYTES, MAX_RECORDS, REFUSED,  # noqa: F401
+                                      read_archive)                              # (REFUSED: re-exported)
 from gru_core.errors import BundleError, DataError
+from gru_core.limits import Limits
 from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import TrainConfig
 from gru_core.windows import Scaler, WindowConfig
@@ -39,10 +53,10 @@ from gru_core.windows import Scaler, WindowConfig
 FORMAT = "gru-lab-bundle/1"
 _FORMAT_FAMILY = "gru-lab-bundle/"
 _KEYS = {"format", "config", "state_dict", "sha256"}
-_ZIP_MAGIC = b"PK\x03\x04"
-REFUSED = ("refused to load: the file contains Python objects other than tensors; "
-           "only upload bundles saved by GRU Lab")
-_HOW = "Upload a .pt bundle saved by GRU Lab (Save model), or save the model again."
+MAX_CONFIG_NODES = 20_000           # values in the config (a 500-column table needs ~1,600)
+MAX_CONFIG_DEPTH = 8                # nesting levels (GRU Lab writes 4)
+MAX_CONFIG_CHARS = 100_000          # characters of text in the config
+MAX_ABS_WEIGHT = 1e6                # |weight| beyond this is refused (trained weights stay O(10))
 
 
 @dataclass
@@ -130,33 +144,68 @@ def save_bundle(model: Forecaster, dataset, train_cfg: TrainConfig | None = None
     return buf.getvalue()
 
 
-def _read_bytes(data) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    if hasattr(data, "getvalue"):
-        return bytes(data.getvalue())
-    if hasattr(data, "read"):
-        return bytes(data.read())
-    raise BundleError(f"Expected the bundle's bytes, got {type(data).__name__}. {_HOW}")
+def _check_plain(config: dict) -> None:
+    """Refuse a config that is not small plain JSON data -- before anything serialises it.
+
+    Walks the structure once, visiting each container at most once: a container reached twice
+    (a shared reference, the "billion laughs" trick) is refused, as is more than
+    MAX_CONFIG_NODES values, MAX_CONFIG_CHARS characters of text or MAX_CONFIG_DEPTH levels.
+    """
+    not_plain = f"The bundle's settings are not plain data: it was edited or damaged. {_HOW}"
+    seen: set[int] = {id(config)}                  # containers, marked when first reached
+    stack = [(config, 1)]
+    nodes = chars = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_CONFIG_NODES or depth > MAX_CONFIG_DEPTH:
+            raise BundleError(f"The bundle's settings are larger or deeper than any GRU Lab writes "
+                              f"(over {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} levels). "
+                              f"{_HOW}")
+        kind = type(value)
+        if kind in (dict, list):
+            items = value.items() if kind is dict else enumerate(value)
+            for key, item in items:
+                if kind is dict:
+                    if type(key) is not str:
+                        raise BundleError(not_plain)
+                    chars += len(key)
+                if type(item) in (dict, list):
+                    if id(item) in seen:
+                        raise BundleError(f"The bundle's settings hold shared references (one list "
+                                          f"or dict used in several places), which GRU Lab never "
+                                          f"writes: it was edited. {_HOW}")
+                    seen.add(id(item))
+                stack.append((item, depth + 1))
+        elif kind is str:
+            chars += len(value)
+        elif kind is int:
+            if abs(value) > 2**63:
+                raise BundleError(not_plain)
+        elif kind not in (float, bool, type(None)):
+            raise BundleError(not_plain)
+        if chars > MAX_CONFIG_CHARS:
+            raise BundleError(f"The bundle's settings hold more than {MAX_CONFIG_CHARS:,} characters "
+                              f"of text; GRU Lab writes far less. {_HOW}")
 
 
-def _unpickle(raw: bytes):
-    """torch.load with the restricted unpickler; zip archives only (GRU Lab never writes others)."""
-    if not raw:
-        raise BundleError(f"The file is empty. {_HOW}")
-    if not raw.startswith(_ZIP_MAGIC):
-        if raw[:1] == b"\x80":  # PROTO opcode: a raw pickle, which can carry arbitrary objects
-            raise BundleError(f"{REFUSED} (this is a raw Python pickle, not a GRU Lab bundle).")
-        raise BundleError(f"This is not a GRU Lab model bundle (not a PyTorch zip archive). {_HOW}")
-    try:
-        return torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as e:
-        if "global" in str(e).lower():
-            raise BundleError(f"{REFUSED}.") from None
-        raise BundleError(f"The bundle is damaged: its contents could not be read. {_HOW}") from None
-    except Exception:
-        raise BundleError(f"The bundle is damaged or not a GRU Lab bundle: the PyTorch archive "
-                          f"could not be read (truncated or corrupted download?). {_HOW}") from None
+def _check_tensors(state: dict, limits: Limits) -> None:
+    """Plain, dense, contiguous float32 tensors with their own storage, within the size limit."""
+    total, storages = 0, set()
+    for name, t in state.items():
+        if (type(t) is not torch.Tensor or t.layout != torch.strided or t.dtype != torch.float32
+                or not t.is_contiguous() or t.storage_offset() != 0
+                or t.untyped_storage().nbytes() != 4 * t.numel()
+                or t.untyped_storage().data_ptr() in storages):
+            raise BundleError(f"The bundle's weight {name[:80]!r} is not a plain float32 tensor "
+                              f"with its own storage, as GRU Lab saves them: it was edited. {_HOW}")
+        if t.numel():
+            storages.add(t.untyped_storage().data_ptr())
+        total += t.numel()
+    if total > limits.max_params or len(state) > MAX_RECORDS:
+        raise BundleError(f"The bundle holds {total:,} weights, over this server's limit of "
+                          f"{limits.max_params:,} parameters (GRU_LAB_MAX_PARAMS). Train a smaller "
+                          f"model, or load it on a server with higher limits.")
 
 
 def _build(cls, d, what: str):
@@ -168,66 +217,39 @@ def _build(cls, d, what: str):
             obj.validate()
         return obj
     except TypeError as e:
-        raise BundleError(f"The bundle's {what} settings do not fit this version of GRU Lab ({e}). "
-                          f"{_HOW}") from None
+        raise BundleError(f"The bundle's {what} settings do not fit this version of GRU Lab "
+                          f"({str(e)[:200]}). {_HOW}") from None
     except DataError as e:
-        raise BundleError(f"The bundle's {what} settings are invalid: {e}") from None
+        raise BundleError(f"The bundle's {what} settings are invalid: {str(e)[:300]}") from None
 
 
-def load_bundle(data) -> Bundle:
-    """Load a bundle written by :func:`save_bundle`, refusing anything else.
-
-    Parameters
-    ----------
-    data : bytes or file-like
-        The file's bytes (or an object with ``getvalue()``/``read()``, such as a Streamlit upload).
-
-    Returns
-    -------
-    Bundle
-        With the model on the CPU in eval mode.
-
-    Raises
-    ------
-    BundleError
-        Empty or random bytes, not a GRU Lab bundle, another format version, a checksum mismatch
-        (damaged or edited), configs or tensor shapes that do not fit together, or a pickle that
-        holds Python objects other than tensors (refused without running any of it).
-    """
-    # 1. restricted unpickling
-    obj = _unpickle(_read_bytes(data))
-
-    # 2. format tag and layout
+def _layout(obj) -> tuple[dict, dict, str]:
+    """The format tag and the four keys; returns (config, state_dict, sha256)."""
     if not isinstance(obj, dict) or "format" not in obj:
         raise BundleError(f"This PyTorch file is not a GRU Lab model bundle (no format tag; a plain "
                           f"checkpoint or state_dict?). {_HOW}")
     fmt = obj["format"]
+    shown = repr(fmt)[:80]
     if fmt != FORMAT:
         if isinstance(fmt, str) and fmt.startswith(_FORMAT_FAMILY):
-            raise BundleError(f"This bundle has format {fmt!r} but this GRU Lab reads {FORMAT!r}: "
+            raise BundleError(f"This bundle has format {shown} but this GRU Lab reads {FORMAT!r}: "
                               f"open it with the GRU Lab version that saved it, or retrain and save "
                               f"the model again here.")
-        raise BundleError(f"This PyTorch file is not a GRU Lab model bundle (format {fmt!r}). {_HOW}")
+        raise BundleError(f"This PyTorch file is not a GRU Lab model bundle (format {shown}). {_HOW}")
     if set(obj) != _KEYS:
-        raise BundleError(f"The bundle's layout is wrong (keys {sorted(map(str, obj))}, expected "
-                          f"{sorted(_KEYS)}): it was edited or damaged. {_HOW}")
+        keys = sorted(str(k)[:40] for k in list(obj)[:8])
+        raise BundleError(f"The bundle's layout is wrong (keys {keys}, expected {sorted(_KEYS)}): "
+                          f"it was edited or damaged. {_HOW}")
     config, state, digest = obj["config"], obj["state_dict"], obj["sha256"]
     if (not isinstance(config, dict) or not isinstance(digest, str) or not isinstance(state, dict)
             or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())):
         raise BundleError(f"The bundle's layout is wrong (config, weights or checksum malformed): "
                           f"it was edited or damaged. {_HOW}")
+    return config, state, digest
 
-    # 3. checksum over config + weights
-    try:
-        actual = _digest(config, state)
-    except (TypeError, ValueError, RuntimeError):
-        raise BundleError(f"The bundle's settings are not plain data: it was edited or damaged. "
-                          f"{_HOW}") from None
-    if actual != digest:
-        raise BundleError("The bundle is damaged or was edited after saving (checksum mismatch): "
-                          "use the original file as downloaded from GRU Lab, or save the model again.")
 
-    # 4. configs that fit together
+def _settings(config: dict):
+    """Model, window, training and scaler configs that fit together."""
     model_cfg = _build(ModelConfig, config.get("model"), "model")
     window = _build(WindowConfig, config.get("window"), "window")
     train_raw = config.get("train")
@@ -235,7 +257,7 @@ def load_bundle(data) -> Bundle:
     try:
         scaler = Scaler.from_dict(config.get("scaler"))
     except (DataError, TypeError, AttributeError) as e:
-        raise BundleError(f"The bundle's scaler settings are invalid: {e}") from None
+        raise BundleError(f"The bundle's scaler settings are invalid: {str(e)[:300]}") from None
     columns, target = config.get("columns"), config.get("target")
     if not (isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns)
             and isinstance(target, str) and target == columns[0]):
@@ -250,20 +272,86 @@ def load_bundle(data) -> Bundle:
         problems.append("a scaler that does not match the input columns")
     if problems:
         raise BundleError(f"The bundle's settings do not fit together ({'; '.join(problems)}). {_HOW}")
+    return model_cfg, window, train_cfg, scaler, columns, target
 
-    # 5. weights whose names and shapes fit the model config
-    model = Forecaster(model_cfg)
-    expected = model.state_dict()
+
+def _check_weights(state: dict, model_cfg: ModelConfig, limits: Limits) -> None:
+    """Parameter count vs the limits, then names, shapes and values vs the config (nothing built)."""
+    try:
+        limits.check(model_cfg, what="The bundle's model")
+    except DataError as e:
+        raise BundleError(f"{e} Load it on a server with higher limits, or train a smaller model.") \
+            from None
+    with torch.device("meta"):                     # shapes only: allocates nothing
+        expected = Forecaster(model_cfg).state_dict()
     if set(state) != set(expected):
         missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        raise BundleError(f"The bundle's weights do not fit its model config (missing {missing}, "
-                          f"unexpected {extra}). {_HOW}")
+        raise BundleError(f"The bundle's weights do not fit its model config (missing {missing[:5]}, "
+                          f"unexpected {[k[:40] for k in extra[:5]]}). {_HOW}")
     wrong = [f"{k}: {tuple(state[k].shape)} instead of {tuple(v.shape)}"
-             for k, v in expected.items()
-             if state[k].shape != v.shape or state[k].dtype != v.dtype]
+             for k, v in expected.items() if state[k].shape != v.shape or state[k].dtype != v.dtype]
     if wrong:
         raise BundleError(f"The bundle's weight shapes do not fit its model config "
                           f"({'; '.join(wrong[:3])}). {_HOW}")
+    for name in expected:
+        t = state[name]
+        if not bool(torch.isfinite(t).all()):
+            raise BundleError(f"The bundle's weight {name!r} holds NaN or infinite values, so the "
+                              f"model cannot forecast. Retrain the model and save it again.")
+        if t.numel() and float(t.abs().max()) > MAX_ABS_WEIGHT:
+            raise BundleError(f"The bundle's weight {name!r} holds values up to "
+                              f"{float(t.abs().max()):.3g}, beyond the ±{MAX_ABS_WEIGHT:g} a trained "
+                              f"GRU Lab model stays within: it was edited. Retrain and save again.")
+
+
+def load_bundle(data, limits: Limits | None = None) -> Bundle:
+    """Load a bundle written by :func:`save_bundle`, refusing anything else with bounded work.
+
+    The checks run in this order, each bounded before the next trusts anything: file size ->
+    archive records (count, declared sizes, inflated with a cap) -> restricted unpickling -> the
+    config's size, depth and shared references and the weights' total size -> checksum -> the
+    settings -> parameter count vs ``limits`` -> weight names, shapes, finite values -> build.
+
+    Parameters
+    ----------
+    data : bytes or file-like
+        The file's bytes (or an object with ``getvalue()``/``read()``, such as a Streamlit upload).
+    limits : Limits, optional
+        The server's limits (default ``Limits.from_env()``); a bundle whose model exceeds them is
+        refused before it is built.
+
+    Returns
+    -------
+    Bundle
+        With the model on the CPU in eval mode.
+
+    Raises
+    ------
+    BundleError
+        Empty, random or oversized bytes, a zip bomb, not a GRU Lab bundle, another format version,
+        a checksum mismatch (damaged), settings or weights that do not fit together, are not finite
+        or exceed the limits, or a pickle that holds Python objects other than tensors (refused
+        without running any of it). The checksum detects corruption, not tampering: anyone can
+        recompute it, so every setting and weight is validated as well.
+    """
+    limits = limits if limits is not None else Limits.from_env()
+    obj = read_archive(data, 4 * limits.max_params + MAX_PICKLE_BYTES)   # 1-3. size, records, unpickle
+    config, state, digest = _layout(obj)                         # 3. format tag and layout
+    _check_plain(config)                                         # 4. bounded before hashing
+    _check_tensors(state, limits)
+    try:                                                         # 5. corruption check
+        actual = _digest(config, state)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise BundleError(f"The bundle's settings are not plain data: it was edited or damaged. "
+                          f"{_HOW}") from None
+    if actual != digest:
+        raise BundleError("The bundle is damaged (checksum mismatch): the file changed after it was "
+                          "saved. Use the original file as downloaded from GRU Lab, or save the "
+                          "model again. (The checksum catches corruption, not deliberate edits; "
+                          "GRU Lab validates every setting and weight as well.)")
+    model_cfg, window, train_cfg, scaler, columns, target = _settings(config)   # 6. settings
+    _check_weights(state, model_cfg, limits)                     # 7. limits, shapes, values
+    model = Forecaster(model_cfg)                                # 8. build
     model.load_state_dict(state)
     model.eval()
     meta = config.get("meta") if isinstance(config.get("meta"), dict) else {}

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gru_core._csv_text import decode, read_source, reject_binary, split_rows
 from gru_core._dates import Dates, detect_frequency, find_dates, reshape_wide
@@ -94,8 +96,8 @@ def _load_table(src, name: str | None, max_bytes: int, max_columns: int) -> Tabl
     text, encoding_note = decode(data, name)
     raw = split_rows(text, name, max_columns)
     notes = ([encoding_note] if encoding_note else []) + raw.notes
-    cells = {col: pd.Series([row[i] for row in raw.rows], dtype=object) for i, col in enumerate(raw.header)}
-    lines = np.asarray(raw.lines)
+    cells = dict(zip(raw.header, raw.columns))       # name -> (N,) Arrow-backed strings
+    lines = raw.lines
 
     # 2. time axis: wide year x month table, year + month columns, or one date column
     wide = reshape_wide(cells, lines)
@@ -130,26 +132,46 @@ def _load_table(src, name: str | None, max_bytes: int, max_columns: int) -> Tabl
                  duplicates=duplicates, frequency=detect_frequency(frame.index), notes=notes)
 
 
+def _fast_floats(cells: pd.Series) -> np.ndarray | None:
+    """(N,) float64 when every cell is a plain dot-decimal number or empty, else None.
+
+    Arrow's vectorised string-to-double cast, one column at a time and without a Python object per
+    cell; anything it cannot take (decimal commas, thousands separators, NA tokens, text) goes to
+    the general :func:`parse_numbers` instead.
+    """
+    try:
+        arr = pa.array(cells)                           # zero-copy for Arrow-backed strings
+        trimmed = pc.utf8_trim_whitespace(arr)
+        blank = pc.equal(trimmed, "")
+        return pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed), pa.float64()) \
+            .to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
+        return None
+
+
 def _numeric_columns(value_cells: dict[str, pd.Series], comma: bool, notes: list[str]) -> dict[str, np.ndarray]:
-    """Parse every column; keep those that are (at least 90 %) numbers, note the others."""
-    if not value_cells:
-        return {}
-    names, n_rows = list(value_cells), len(next(iter(value_cells.values())))
-    stacked = pd.concat(list(value_cells.values()), ignore_index=True)     # all cells, column after column
-    values, bad = parse_numbers(stacked, comma)
-    values, bad = values.reshape(len(names), n_rows), bad.reshape(len(names), n_rows)   # (K, N)
+    """Parse every column; keep those that are (at least 90 %) numbers, note the others.
+
+    Column by column: plain numbers take the Arrow fast path (:func:`_fast_floats`); the rest go
+    through :func:`parse_numbers`, so at most one column is held as Python strings at a time.
+    """
     columns: dict[str, np.ndarray] = {}
     text_columns = []
-    for k, col in enumerate(names):
-        n_numbers, n_bad = int(np.count_nonzero(~np.isnan(values[k]))), int(bad[k].sum())
+    for col, cells in value_cells.items():
+        values = None if comma else _fast_floats(cells)
+        if values is not None:
+            bad = np.zeros(len(values), dtype=bool)
+        else:
+            values, bad = parse_numbers(cells, comma)                      # (N,), (N,)
+        n_numbers, n_bad = int(np.count_nonzero(~np.isnan(values))), int(bad.sum())
         if n_numbers == 0 or n_bad > 0.1 * (n_numbers + n_bad):
             text_columns.append(col)
             continue
         if n_bad:
-            example = value_cells[col].iloc[int(np.argmax(bad[k]))]
+            example = cells.iloc[int(np.argmax(bad))]
             notes.append(f"Column '{col}': {n_bad} cell(s) that are not numbers (e.g. '{example}') "
                          "were treated as missing.")
-        columns[col] = values[k]
+        columns[col] = values
     if text_columns and columns:
         notes.append("Ignored columns that are not numeric: " + ", ".join(f"'{c}'" for c in text_columns) + ".")
     return columns

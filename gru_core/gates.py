@@ -6,20 +6,21 @@ time, and returns every gate of every layer, unit and timestep, together with an
 ``h_n`` that equal ``nn.GRU(x, h0)`` to rounding (tests/test_gates.py proves it).
 
 The equations, exactly as PyTorch computes them (``torch.nn.GRU`` docstring), for layer k and
-timestep t::
+timestep t -- stated once, in :data:`EQUATIONS` (plain text and LaTeX; the Gates page shows the
+LaTeX, and tests/test_gates.py evaluates the plain text against ``nn.GRU``)::
 
-    r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)          reset gate
-    z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)          update gate
-    n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))     candidate ("new")
-    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+{equations}
+
+Symbols (legend of the package docstring): B batch, T time, C input columns, K layers, U units
+(``hidden_size``), D directions (2 if bidirectional, else 1).
 
 - Parameters are stacked in the order (r, z, n): ``weight_ih_l{k}`` is ``(W_ir|W_iz|W_in)`` of shape
-  ``(3*hidden_size, input_size)`` for k = 0 and ``(3*hidden_size, D*hidden_size)`` above;
-  ``weight_hh_l{k}`` is ``(W_hr|W_hz|W_hn)``, ``(3*hidden_size, hidden_size)``; ``bias_ih_l{k}``
-  and ``bias_hh_l{k}`` are ``(3*hidden_size,)`` (absent when ``bias=False``: read them as 0). The
-  backward direction of a bidirectional GRU has the same parameters with a ``_reverse`` suffix.
+  ``(3U, C)`` for k = 0 and ``(3U, D*U)`` above; ``weight_hh_l{k}`` is ``(W_hr|W_hz|W_hn)``,
+  ``(3U, U)``; ``bias_ih_l{k}`` and ``bias_hh_l{k}`` are ``(3U,)`` (absent when ``bias=False``:
+  read them as 0). The backward direction of a bidirectional GRU has the same parameters with a
+  ``_reverse`` suffix. :func:`layer_weights` reads them (the one place that does).
 - x_t of layer k > 0 is layer k-1's output at t: forward and backward h concatenated
-  (``[h_fwd, h_bwd]``, D*hidden_size values), exactly as ``nn.GRU`` feeds it.
+  (``[h_fwd, h_bwd]``, D*U values), exactly as ``nn.GRU`` feeds it.
 - Dropout between layers (``nn.GRU(dropout=p)``) is NOT applied: the trace always has inference
   semantics, as if ``gru.eval()`` had been called.
 
@@ -48,9 +49,104 @@ from torch import nn
 
 from gru_core.errors import DataError
 
-__all__ = ["GateTrace", "trace_gates", "z_keep_to_write", "z_write_to_keep"]
+__all__ = ["EQUATIONS", "Equation", "GateTrace", "equations_latex", "layer_weights", "trace_gates",
+           "z_keep_to_write", "z_write_to_keep"]
 
 _BLOCK = 1024  # timesteps whose per-step views are made at once (bounds memory for long series)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One line of the GRU update, in words, plain text and LaTeX.
+
+    Attributes
+    ----------
+    name : str
+        The quantity it defines: ``"r"``, ``"z"``, ``"n"`` or ``"h"``.
+    role : str
+        What it is, in a few words ("reset gate", ...).
+    text : str
+        Plain text; products are written by juxtaposition (``W_ir x_t``), ``*`` is elementwise.
+    latex : str
+        LaTeX of the same line (``\\odot`` elementwise); exactly one ``=``.
+    """
+
+    name: str
+    role: str
+    text: str
+    latex: str
+
+
+EQUATIONS: tuple[Equation, ...] = (
+    Equation("r", "reset gate",
+             "r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)",
+             r"r_t = \sigma\left(W_{ir}\,x_t + b_{ir} + W_{hr}\,h_{t-1} + b_{hr}\right)"),
+    Equation("z", "update gate",
+             "z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)",
+             r"z_t = \sigma\left(W_{iz}\,x_t + b_{iz} + W_{hz}\,h_{t-1} + b_{hz}\right)"),
+    Equation("n", "candidate",
+             "n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))",
+             r"n_t = \tanh\left(W_{in}\,x_t + b_{in} + r_t \odot \left(W_{hn}\,h_{t-1} + b_{hn}\right)\right)"),
+    Equation("h", "new state",
+             "h_t = (1 - z_t) * n_t + z_t * h_{t-1}",
+             r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}"),
+)
+"""The GRU update as ``nn.GRU`` computes it, in order (r, z, n, h); PyTorch's z (share kept)."""
+
+if __doc__:  # the module docstring shows EQUATIONS (None under python -OO)
+    __doc__ = __doc__.replace("{equations}", "\n".join(f"    {e.text:<62} {e.role}" for e in EQUATIONS))
+
+
+def equations_latex() -> str:
+    """:data:`EQUATIONS` as one LaTeX ``aligned`` block, each line labelled with its role."""
+    rows = [e.latex.replace(" = ", " &= ", 1) + rf" && \text{{{e.role}}}" for e in EQUATIONS]
+    return r"\begin{aligned}" + r"\\".join(rows) + r"\end{aligned}"
+
+
+def layer_weights(rnn: nn.GRU, layer: int, direction: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The parameters of one layer and direction of ``rnn``, stacked (r, z, n) as PyTorch keeps them.
+
+    Parameters
+    ----------
+    rnn : torch.nn.GRU
+        Any GRU (``bias`` True or False, one or two directions).
+    layer : int
+        Layer k, 0-based.
+    direction : int
+        0 forward, 1 backward (bidirectional GRUs only).
+
+    Returns
+    -------
+    W_i, W_h, b_i, b_h : torch.Tensor
+        ``(3U, C_k)`` ``(W_ir|W_iz|W_in)``, ``(3U, U)`` ``(W_hr|W_hz|W_hn)``, ``(3U,)`` ``b_i`` and
+        ``(3U,)`` ``b_h`` -- the GRU's own tensors (not copies), except that a GRU built with
+        ``bias=False`` gets zero biases (adding 0 is exact). ``C_k`` is the input size for k = 0
+        and D*U above. Split into the r, z, n blocks with ``.chunk(3)`` (rows ``[0, U)`` are r,
+        ``[U, 2U)`` z, ``[2U, 3U)`` n).
+
+    Raises
+    ------
+    DataError
+        ``rnn`` is not an ``nn.GRU``, or the layer / direction does not exist.
+    """
+    if not isinstance(rnn, nn.GRU):
+        raise DataError(f"layer_weights needs a torch.nn.GRU, got {type(rnn).__name__}; gate "
+                        "weights (r, z, n) exist only for GRU cells.")
+    K, D = rnn.num_layers, 2 if rnn.bidirectional else 1
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < K:
+        raise DataError(f"layer must be a whole number from 0 to {K - 1} (the GRU has {K} "
+                        f"layer(s)); got {layer!r}.")
+    if direction not in range(D) or isinstance(direction, bool):
+        raise DataError("direction must be 0 (forward)" + (" or 1 (backward)" if D == 2 else
+                        "; this GRU is not bidirectional") + f"; got {direction!r}.")
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    w_i = getattr(rnn, "weight_ih" + sfx)  # (3U, C_k)
+    w_h = getattr(rnn, "weight_hh" + sfx)  # (3U, U)
+    if rnn.bias:
+        return w_i, w_h, getattr(rnn, "bias_ih" + sfx), getattr(rnn, "bias_hh" + sfx)  # (3U,) each
+    zeros = w_i.new_zeros(w_i.shape[0])  # (3U,)
+    return w_i, w_h, zeros, zeros
 
 
 def z_keep_to_write(z):
@@ -90,22 +186,22 @@ def z_write_to_keep(z):
 class GateTrace:
     """Every gate of every layer, unit and timestep of one ``nn.GRU`` run.
 
-    Shapes use L = num_layers, B = batch, T = timesteps, H = hidden_size, D = 2 if bidirectional
-    else 1. Index ``[k, b, t, j]`` is layer k, sequence b, timestep t, unit j.
+    Shapes use K layers, B batch, T timesteps, U units (``hidden_size``), D directions (2 if
+    bidirectional, else 1). Index ``[k, b, t, j]`` is layer k, sequence b, timestep t, unit j.
 
     Attributes
     ----------
     r, z, n, h : torch.Tensor
-        (L, B, T, H) reset gate, update gate (PyTorch convention: share kept), candidate and
+        (K, B, T, U) reset gate, update gate (PyTorch convention: share kept), candidate and
         hidden state of the forward direction; ``h[:, :, t]`` is the state after reading x_t.
     r_reverse, z_reverse, n_reverse, h_reverse : torch.Tensor or None
-        (L, B, T, H) the same for the backward direction, aligned to the ORIGINAL time axis:
+        (K, B, T, U) the same for the backward direction, aligned to the ORIGINAL time axis:
         index t is the backward cell's state after reading x_{T-1}, ..., x_t. None unless the GRU
         is bidirectional.
     output : torch.Tensor
-        (B, T, D*H) equal to ``nn.GRU(x, h0)[0]``: last layer's ``[h, h_reverse]``.
+        (B, T, D*U) equal to ``nn.GRU(x, h0)[0]``: last layer's ``[h, h_reverse]``.
     h_n : torch.Tensor
-        (D*L, B, H) equal to ``nn.GRU(x, h0)[1]``: final states, ordered layer 0 forward,
+        (D*K, B, U) equal to ``nn.GRU(x, h0)[1]``: final states, ordered layer 0 forward,
         layer 0 backward, layer 1 forward, ...
     """
 
@@ -136,7 +232,7 @@ class GateTrace:
         Returns
         -------
         torch.Tensor
-            (L, B, T, H) ``1 - z`` (or ``1 - z_reverse``).
+            (K, B, T, U) ``1 - z`` (or ``1 - z_reverse``).
         """
         if not reverse:
             return z_keep_to_write(self.z)
@@ -199,7 +295,7 @@ def _check_inputs(gru, x, h0) -> tuple[torch.Tensor, torch.Tensor]:
     D = 2 if gru.bidirectional else 1
     want = (D * gru.num_layers, B, gru.hidden_size)
     if h0 is None:
-        h0 = x.new_zeros(want)  # (D*L, B, H)
+        h0 = x.new_zeros(want)  # (D*K, B, U)
     else:
         if not isinstance(h0, torch.Tensor):
             h0 = torch.as_tensor(h0)
@@ -221,40 +317,40 @@ def _scan(g: torch.Tensor, w_hh_t: torch.Tensor, b_hh: torch.Tensor, h_prev: tor
     Parameters
     ----------
     g : torch.Tensor
-        (B, T, 3H) input projections ``W_i x_t + b_i`` (r|z|n); overwritten with r_t|z_t|n_t.
+        (B, T, 3U) input projections ``W_i x_t + b_i`` (r|z|n); overwritten with r_t|z_t|n_t.
     w_hh_t : torch.Tensor
-        (H, 3H) ``weight_hh`` transposed.
+        (U, 3U) ``weight_hh`` transposed.
     b_hh : torch.Tensor
-        (3H,) ``bias_hh`` (zeros when the GRU has no bias).
+        (3U,) ``bias_hh`` (zeros when the GRU has no bias).
     h_prev : torch.Tensor
-        (B, H) initial state.
+        (B, U) initial state.
     y : torch.Tensor
-        (B, T, H) view that receives h_t (may be strided: half of a bidirectional output).
+        (B, T, U) view that receives h_t (may be strided: half of a bidirectional output).
     reverse : bool
         Read time backwards (t = T-1, ..., 0), still writing at index t.
     """
-    B, T, H3 = g.shape  # batch, time, 3*hidden
-    H = H3 // 3
-    gh = g.new_empty(B, H3)  # (B, 3H) W_h h_{t-1} + b_h of the current step
-    gh_rz, gh_n = gh[:, : 2 * H], gh[:, 2 * H :]  # (B, 2H), (B, H)
+    B, T, U3 = g.shape  # batch, time, 3*hidden
+    U = U3 // 3
+    gh = g.new_empty(B, U3)  # (B, 3U) W_h h_{t-1} + b_h of the current step
+    gh_rz, gh_n = gh[:, : 2 * U], gh[:, 2 * U :]  # (B, 2U), (B, U)
     starts = range(0, T, _BLOCK)
     for s in reversed(starts) if reverse else starts:
         e = min(s + _BLOCK, T)
-        blk = g[:, s:e]  # (B, b, 3H) this block of timesteps
+        blk = g[:, s:e]  # (B, b, 3U) this block of timesteps
         steps = zip(
-            blk[..., : 2 * H].unbind(1),  # r|z pre-activations, each (B, 2H)
-            blk[..., :H].unbind(1),  # r_t, each (B, H), valid after the sigmoid
-            blk[..., H : 2 * H].unbind(1),  # z_t, each (B, H)
-            blk[..., 2 * H :].unbind(1),  # n_t, each (B, H)
-            y[:, s:e].unbind(1),  # h_t, each (B, H)
+            blk[..., : 2 * U].unbind(1),  # r|z pre-activations, each (B, 2U)
+            blk[..., :U].unbind(1),  # r_t, each (B, U), valid after the sigmoid
+            blk[..., U : 2 * U].unbind(1),  # z_t, each (B, U)
+            blk[..., 2 * U :].unbind(1),  # n_t, each (B, U)
+            y[:, s:e].unbind(1),  # h_t, each (B, U)
         )
         if reverse:
             steps = reversed(list(steps))
         for rz_t, r_t, z_t, n_t, h_t in steps:
-            torch.addmm(b_hh, h_prev, w_hh_t, out=gh)  # (B, 3H) W_h h_{t-1} + b_h
-            rz_t.add_(gh_rz).sigmoid_()  # (B, 2H) r_t | z_t
-            n_t.addcmul_(r_t, gh_n).tanh_()  # (B, H) tanh(W_in x + b_in + r * (W_hn h + b_hn))
-            torch.lerp(n_t, h_prev, z_t, out=h_t)  # (B, H) n + z * (h_prev - n)
+            torch.addmm(b_hh, h_prev, w_hh_t, out=gh)  # (B, 3U) W_h h_{t-1} + b_h
+            rz_t.add_(gh_rz).sigmoid_()  # (B, 2U) r_t | z_t
+            n_t.addcmul_(r_t, gh_n).tanh_()  # (B, U) tanh(W_in x + b_in + r * (W_hn h + b_hn))
+            torch.lerp(n_t, h_prev, z_t, out=h_t)  # (B, U) n + z * (h_prev - n)
             h_prev = h_t
 
 
@@ -273,12 +369,12 @@ def trace_gates(gru: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None) ->
         (B, T, input_size) input sequences. An unbatched (T, input_size) input is refused: add a
         batch dimension with ``x.unsqueeze(0)``.
     h0 : torch.Tensor, optional
-        (D*num_layers, B, hidden_size) initial states, ordered like ``nn.GRU``'s; zeros if None.
+        (D*K, B, U) initial states, ordered like ``nn.GRU``'s; zeros if None.
 
     Returns
     -------
     GateTrace
-        r, z, n, h (and their ``_reverse`` counterparts) shaped (num_layers, B, T, hidden_size),
+        r, z, n, h (and their ``_reverse`` counterparts) shaped (K, B, T, U),
         plus ``output`` and ``h_n`` equal to ``gru(x, h0)``.
 
     Raises
@@ -289,47 +385,40 @@ def trace_gates(gru: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None) ->
     """
     x, h0 = _check_inputs(gru, x, h0)
     B, T, _ = x.shape  # batch, time, input_size
-    L, H = gru.num_layers, gru.hidden_size
+    K, U = gru.num_layers, gru.hidden_size
     D = 2 if gru.bidirectional else 1
     # inference_mode (cheaper than no_grad: no view or version tracking) for the work itself; the
     # fields returned below are copies made outside it, so they are ordinary tensors.
     with torch.inference_mode():
-        g_all = x.new_empty(L, D, B, T, 3 * H)  # r|z|n of every layer, direction, step
+        g_all = x.new_empty(K, D, B, T, 3 * U)  # r|z|n of every layer, direction, step
         layer_in = x  # (B, T, C) input of layer k: x, then layer k-1's output
-        outs = []  # per layer (B, T, D*H)
-        for k in range(L):
-            y = x.new_empty(B, T, D * H)  # (B, T, D*H) [h_fwd, h_bwd]
-            flat_in = layer_in.reshape(B * T, layer_in.shape[-1])  # (B*T, C)
+        outs = []  # per layer (B, T, D*U)
+        for k in range(K):
+            y = x.new_empty(B, T, D * U)  # (B, T, D*U) [h_fwd, h_bwd]
+            flat_in = layer_in.reshape(B * T, layer_in.shape[-1])  # (B*T, C_k)
             for d in range(D):
-                sfx = f"_l{k}" + ("_reverse" if d else "")
-                w_ih = getattr(gru, "weight_ih" + sfx)  # (3H, C)
-                w_hh = getattr(gru, "weight_hh" + sfx)  # (3H, H)
-                if gru.bias:
-                    b_ih = getattr(gru, "bias_ih" + sfx)  # (3H,)
-                    b_hh = getattr(gru, "bias_hh" + sfx)  # (3H,)
-                else:
-                    b_ih = b_hh = w_ih.new_zeros(3 * H)  # (3H,) no bias: adding 0 is exact
-                g = g_all[k, d]  # (B, T, 3H), contiguous
-                torch.addmm(b_ih, flat_in, w_ih.t(), out=g.view(B * T, 3 * H))  # W_i x_t + b_i, all t
-                w_hh_t = w_hh.t().contiguous()  # (H, 3H) contiguous: a faster small matmul per step
-                _scan(g, w_hh_t, b_hh, h0[k * D + d], y[..., d * H : (d + 1) * H], reverse=d == 1)
+                w_ih, w_hh, b_ih, b_hh = layer_weights(gru, k, d)  # (3U, C_k), (3U, U), (3U,), (3U,)
+                g = g_all[k, d]  # (B, T, 3U), contiguous
+                torch.addmm(b_ih, flat_in, w_ih.t(), out=g.view(B * T, 3 * U))  # W_i x_t + b_i, all t
+                w_hh_t = w_hh.t().contiguous()  # (U, 3U) contiguous: a faster small matmul per step
+                _scan(g, w_hh_t, b_hh, h0[k * D + d], y[..., d * U : (d + 1) * U], reverse=d == 1)
             outs.append(y)
             layer_in = y
 
     h_n = torch.stack(
-        [y[:, -1, :H] if d == 0 else y[:, 0, H:] for y in outs for d in range(D)]
-    )  # (D*L, B, H)
-    fwd = g_all[:, 0]  # (L, B, T, 3H)
-    rev = g_all[:, 1] if D == 2 else None  # (L, B, T, 3H)
+        [y[:, -1, :U] if d == 0 else y[:, 0, U:] for y in outs for d in range(D)]
+    )  # (D*K, B, U)
+    fwd = g_all[:, 0]  # (K, B, T, 3U)
+    rev = g_all[:, 1] if D == 2 else None  # (K, B, T, 3U)
     return GateTrace(
-        r=fwd[..., :H].contiguous(),  # (L, B, T, H)
-        z=fwd[..., H : 2 * H].contiguous(),
-        n=fwd[..., 2 * H :].contiguous(),
-        h=torch.stack([y[..., :H] for y in outs]),  # (L, B, T, H)
-        r_reverse=None if rev is None else rev[..., :H].contiguous(),
-        z_reverse=None if rev is None else rev[..., H : 2 * H].contiguous(),
-        n_reverse=None if rev is None else rev[..., 2 * H :].contiguous(),
-        h_reverse=None if rev is None else torch.stack([y[..., H:] for y in outs]),
-        output=outs[-1].clone(),  # (B, T, D*H)
+        r=fwd[..., :U].contiguous(),  # (K, B, T, U)
+        z=fwd[..., U : 2 * U].contiguous(),
+        n=fwd[..., 2 * U :].contiguous(),
+        h=torch.stack([y[..., :U] for y in outs]),  # (K, B, T, U)
+        r_reverse=None if rev is None else rev[..., :U].contiguous(),
+        z_reverse=None if rev is None else rev[..., U : 2 * U].contiguous(),
+        n_reverse=None if rev is None else rev[..., 2 * U :].contiguous(),
+        h_reverse=None if rev is None else torch.stack([y[..., U:] for y in outs]),
+        output=outs[-1].clone(),  # (B, T, D*U)
         h_n=h_n,
     )

@@ -170,30 +170,15 @@ class WeightKeeper:
 
 
 class EpochLoop:
-    """Run the epochs of one task, writing into a :class:`Progress` under ``lock``.
+    """Run the epochs of one task, writing into ``progress`` under ``lock``.
 
-    Parameters
-    ----------
-    task : Task
-        Its model is already on the device and its data moved (``to_device``).
-    cfg : gru_core.train.TrainConfig
-        lr, epochs, clip_grad, patience, eval_every_s.
-    progress, lock : Progress, threading.Lock
-        The run's record and the lock that guards it (and :attr:`items`).
-    checkpoint : callable
-        Called between batches: blocks while paused, raises :class:`Stopped` on stop.
-    publish : callable or None
-        Hands a snapshot to the run's ``on_progress``; called at most every ``eval_every_s``
-        within an epoch and at every epoch end. None: no timed publishing.
-    generator : torch.Generator
-        Shuffling.
-    sync_every : int
-        Read losses back every k steps (:class:`LossBuffer`).
-    dropout_seed : int or None
-        Base of the per-step global-RNG seeds for a model that uses it (see the module docstring);
-        None for a model that does not.
-    device : torch.device
-        Where the model is (which global generators dropout uses).
+    ``task``'s model and data are already on ``device``; ``cfg`` (a TrainConfig) gives lr, epochs,
+    clip_grad, patience and eval_every_s. ``checkpoint()`` is called between batches (blocks while
+    paused, raises :class:`Stopped`); ``publish()`` (None: off) hands a snapshot to the run's
+    ``on_progress`` at most every ``eval_every_s`` and at every epoch end. ``generator`` shuffles;
+    losses are read back every ``sync_every`` steps; ``dropout_seed`` is the base of the per-step
+    global-RNG seeds for a model that draws from it (None for one that does not). :attr:`items`
+    counts the training items processed (read it under ``lock``).
     """
 
     def __init__(self, task: Task, cfg, progress: Progress, lock: threading.Lock, *,

@@ -19,21 +19,20 @@ at the end) and early stopping are in ``gru_core.loop``; timing in ``gru_core.pr
 
 Reproducibility: a run's numbers depend only on its config, its seed and the thread count.
 
-* Seeds belong to the run: initial weights come from :func:`gru_core.model.init_weights` with a
-  ``torch.Generator`` seeded by ``seed``, shuffling from another one; torch's global RNG is
-  neither seeded nor read. Dropout (which in ``nn.GRU`` can only draw from the global RNG) runs
-  each training forward pass under a process-wide lock with the global generator re-seeded from
-  the run and restored afterwards. Cost: concurrent dropout runs take turns for their forward
-  passes (about half of a step); runs without dropout never take the lock. Code elsewhere that
-  draws from the global RNG in another thread *during* such a forward without the lock
-  (``gru_core.task.GLOBAL_RNG_LOCK``) can still change that step's dropout mask. On CUDA, cuDNN
-  keeps its own dropout state, so dropout runs on CUDA are not reproducible.
-* Threads: ``torch.set_num_threads`` is process-global, so no run changes it mid-flight. The
-  process's first run fixes the training count once (:func:`train_threads`:
-  ``GRU_LAB_TRAIN_THREADS`` if set, else that run's ``num_threads``) and nothing restores it;
-  later runs use it whatever their ``num_threads``; ``Progress.threads`` records the count. A shared link (same data, configs and seed) reproduces a run bit for bit on
-  the same machine and torch build given the same thread count, also while other runs train
-  concurrently.
+* Seeds belong to the run: initial weights from :func:`gru_core.model.init_weights` with a
+  ``torch.Generator`` seeded by ``seed``, shuffling from another; torch's global RNG is neither
+  seeded nor read. Dropout (in ``nn.GRU`` it can only draw from the global RNG) runs each training
+  forward under ``gru_core.task.GLOBAL_RNG_LOCK`` with the global generator re-seeded from the run
+  and restored afterwards. Cost: concurrent dropout runs take turns for their forward passes;
+  runs without dropout never take the lock. Code elsewhere that draws from the global RNG in
+  another thread *during* such a forward without the lock can still change that step's mask. On
+  CUDA, cuDNN keeps its own dropout state: dropout runs on CUDA are not reproducible.
+* Threads: ``torch.set_num_threads`` is process-global, so no run changes it mid-flight: the
+  process's first run fixes the count once (:func:`train_threads`: ``GRU_LAB_TRAIN_THREADS`` if
+  set, else that run's ``num_threads``); later runs use it whatever their ``num_threads``, and
+  ``Progress.threads`` records it. A shared link (same data, configs, seed) reproduces a run bit
+  for bit on the same machine and torch build given the same thread count, also while other runs
+  train concurrently.
 """
 from __future__ import annotations
 
@@ -96,7 +95,7 @@ class TrainConfig:
     epochs: int = 30            # passes over the training windows
     clip_grad: float = 1.0      # max global grad norm; 0 = off
     patience: int = 5           # early-stopping patience in epochs; 0 = off
-    seed: int = 0               # init + shuffling seed
+    seed: int = 0               # init + shuffling + dropout seed
     device: str = "auto"        # "auto" | "cpu" | "cuda" | "mps"
     num_threads: int = 2        # CPU threads; the first run fixes them for the process
     eval_every_s: float = 0.5   # on_progress cadence in seconds
@@ -181,14 +180,10 @@ class TrainingRun:
     Attributes
     ----------
     task : Task
-        What is trained.
-    model : torch.nn.Module
-        ``task.model``, built (seeded) on construction; after the run holds the weights described
-        in ``gru_core.loop``. Do not use it while the run is going.
-    dataset, model_cfg
-        As given (for :meth:`for_task`: the task's ``dataset`` / ``model_cfg`` attributes, or None).
-    cfg : TrainConfig
-    device : torch.device
+        What is trained; ``model`` is ``task.model``, built (seeded) on construction, after the run
+        holding the weights described in ``gru_core.loop`` (do not use it while the run is going).
+    dataset, model_cfg, cfg, device
+        As given (for :meth:`for_task`: the task's ``dataset`` / ``model_cfg`` or None).
     exception : BaseException or None
         The unexpected exception that made the run "failed", if any.
     """
@@ -206,12 +201,9 @@ class TrainingRun:
                  on_progress: Callable[[Progress], None] | None = None) -> "TrainingRun":
         """A run that trains ``task`` (see :class:`gru_core.task.Task`) with ``train_cfg``'s lr,
         epochs, clipping, patience, device, seed (shuffling, dropout) and cadence."""
-        missing = [name for name in ("model", "unit", "steps_per_epoch", "to_device",
-                                     "train_batches", "batch_size", "loss", "validate")
-                   if not hasattr(task, name)]
-        if missing:
-            raise TypeError(f"{type(task).__name__} is not a Task: it lacks {', '.join(missing)} "
-                            "(see gru_core.task.Task).")
+        if not isinstance(task, Task):  # has every member of the protocol
+            raise TypeError(f"{type(task).__name__} is not a Task: it lacks members of "
+                            "gru_core.task.Task (model, unit, steps_per_epoch, ...).")
         run = cls.__new__(cls)
         run._setup(task, (train_cfg if train_cfg is not None else TrainConfig()).validate(),
                    on_progress)

@@ -464,3 +464,43 @@ def test_garbage_only_raises_data_error():
                 except DataError:
                     pass
     assert outcomes["ok"] > 10 and outcomes["DataError"] > 100
+
+
+# ---------------------------------------------------------------------------------------------
+# memory of a large upload (issue 11: one Python string per cell cost ~90x the file size)
+# ---------------------------------------------------------------------------------------------
+def test_large_file_of_short_cells_stays_under_12x_its_size():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    vals = rng.integers(0, 100, size=(25_000, 20))                   # 500 k cells of 1-2 digits
+    header = ",".join(f"c{i}" for i in range(20))
+    data = (header + "\n" + "\n".join(",".join(map(str, r)) for r in vals.tolist()) + "\n").encode()
+    assert len(data) > 2**20
+    tracemalloc.start()
+    try:
+        table = load(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(table.frame.to_numpy(), vals)              # float64 output alone is ~3x
+    assert peak < 12 * len(data), f"peak {peak / len(data):.1f}x the file size"   # before: ~70x
+
+
+def test_cell_cap_refuses_huge_tables(monkeypatch):
+    import gru_core._csv_text as csv_text
+
+    monkeypatch.setattr(csv_text, "MAX_CELLS", 1000)
+    data = ("a,b\n" + "\n".join(f"{i},{i}" for i in range(600))).encode()
+    with pytest.raises(DataError, match=r"more than 1,000 cells .* 2 columns.*aggregate"):
+        load(data)
+    assert len(load(data[: data.index(b"\n400,")]).frame) == 400     # rows 0..399: under the cap
+
+
+def test_fast_and_general_number_paths_agree():
+    plain = "v\n1.5\nnan\n-2e3\n 7 \n nan\n3\n"                      # Arrow fast path
+    messy = "v\n1.5\nNA\n-2e3\n 7 \n-\n3\n"                          # NA tokens: general path
+    a, b = load(plain.encode()).frame["v"], load(messy.encode()).frame["v"]
+    expected = np.array([1.5, np.nan, -2000.0, 7.0, np.nan, 3.0])
+    assert np.array_equal(a.to_numpy(), expected, equal_nan=True)
+    assert np.array_equal(b.to_numpy(), expected, equal_nan=True)

@@ -86,7 +86,7 @@ def wait_for(pred, timeout=10.0):
 
 def test_linear_task_satisfies_the_protocol():
     assert isinstance(LinearTask(), Task)
-    with pytest.raises(TypeError, match="lacks"):
+    with pytest.raises(TypeError, match="not a Task"):
         TrainingRun.for_task(object(), cfg())
 
 
@@ -184,3 +184,38 @@ def test_forecast_task_batches_and_validation():
     calls = []
     assert task.validate(lambda: calls.append(1)) == pytest.approx(expected, rel=1e-5)
     assert calls and not task.model.training
+
+
+# ----------------------------------------------------------------------------- init_weights
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+def test_init_weights_uses_default_bounds_and_only_the_generator(cell):
+    """Bounds as nn's defaults: 1/sqrt(U) for the recurrent layers, 1/sqrt(fan_in) for the head;
+    the values come from the generator alone and the global RNG is left untouched."""
+    from gru_core.model import Forecaster
+    cfg_ = ModelConfig(hidden_size=64, num_layers=2, horizon=3, cell=cell)
+    m = Forecaster(cfg_)
+    default = weights(m)
+    state = torch.get_rng_state()
+    init_weights(m, torch.Generator().manual_seed(1))
+    assert torch.equal(torch.get_rng_state(), state)
+    for name, p in m.named_parameters():
+        bound = 1 / math.sqrt(64)                              # head fan_in = 64 as well
+        assert not torch.equal(p, default[name])
+        assert p.abs().max() <= bound
+        if p.numel() >= 100:
+            assert p.abs().max() > 0.9 * bound
+        if p.numel() > 1000:                                   # U(-b, b) has variance b^2 / 3
+            assert p.var().item() == pytest.approx(bound ** 2 / 3, rel=0.1)
+    again = init_weights(Forecaster(cfg_), torch.Generator().manual_seed(1))
+    other = init_weights(Forecaster(cfg_), torch.Generator().manual_seed(2))
+    assert same_weights(weights(again), weights(m)) and not same_weights(weights(other), weights(m))
+
+
+def test_init_weights_linear_bound_and_unknown_modules():
+    lin = init_weights(nn.Linear(9, 200), torch.Generator().manual_seed(0))
+    assert lin.weight.abs().max() <= 1 / 3 and lin.weight.var().item() == pytest.approx(1 / 27, rel=0.1)
+    emb = init_weights(nn.Embedding(50, 40, padding_idx=0), torch.Generator().manual_seed(0))
+    assert torch.all(emb.weight[0] == 0) and emb.weight[1:].std().item() == pytest.approx(1, rel=0.1)
+    with pytest.raises(TypeError, match="Conv1d"):
+        init_weights(nn.Sequential(nn.Conv1d(1, 1, 3)), torch.Generator())

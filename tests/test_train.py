@@ -1,6 +1,8 @@
 """Tests for gru_core.train: configs and devices, a full run's record, determinism, early stopping,
-divergence, failures, and pause / resume / stop from another thread."""
+divergence, failures, pause / resume / stop from another thread, and runs whose numbers depend
+only on their own config and seed (concurrent runs, global reseeds, the fixed thread count)."""
 import math
+import threading
 import time
 
 import numpy as np
@@ -10,7 +12,7 @@ import torch
 from gru_core.data import series_from_array
 from gru_core.errors import DataError
 from gru_core.model import ModelConfig
-from gru_core.train import Progress, TrainConfig, TrainingRun
+from gru_core.train import Progress, TrainConfig, TrainingRun, train_threads
 from gru_core.windows import WindowConfig, make_dataset
 
 MODEL = ModelConfig(hidden_size=8, num_layers=1, horizon=4)
@@ -43,6 +45,16 @@ def wait_for(pred, timeout=10.0):
             return True
         time.sleep(0.01)
     return False
+
+
+def holds(pred, seconds):
+    """True if ``pred()`` stays true on every poll for ``seconds`` (polled, not slept through)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not pred():
+            return False
+        time.sleep(0.01)
+    return pred()
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +208,7 @@ def test_background_run_pause_resume_stop(long_ds):
     run.pause()
     assert wait_for(lambda: run.snapshot().state == "paused")
     s1 = run.snapshot()
-    time.sleep(0.5)
+    assert holds(lambda: run.snapshot().step == s1.step, seconds=0.5)  # no step while paused
     s2 = run.snapshot()
     assert s2.state == "paused" and s2.step == s1.step         # no step while paused
     assert s2.elapsed_s - s1.elapsed_s < 0.05                  # paused time is not counted
@@ -226,10 +238,112 @@ def test_snapshot_is_safe_while_running(long_ds):
     run = TrainingRun(long_ds, MODEL, long_cfg())
     run.start()
     try:
-        for _ in range(50):                                     # consistent, copied lists
+        seen = 0
+        deadline = time.monotonic() + 10
+        while seen < 20 and time.monotonic() < deadline:        # consistent, copied lists
             p = run.snapshot()
             assert len(p.steps) == len(p.step_loss) <= p.step
-            time.sleep(0.002)
+            seen = p.step
+        assert seen >= 20
     finally:
         run.stop()
         assert run.join(timeout=1.0)
+
+
+# ----------------------------------------------------------------------------- seeds and threads
+
+DROPOUT = ModelConfig(hidden_size=8, num_layers=2, dropout=0.3, horizon=4)
+
+
+def result(run):
+    p = run.snapshot()
+    return p.step_loss, p.epoch_val, weights(run.model)
+
+
+def same_result(a, b):
+    return a[0] == b[0] and a[1] == b[1] and same_weights(a[2], b[2])
+
+
+@pytest.mark.parametrize("model_cfg", [MODEL, DROPOUT], ids=["no-dropout", "dropout"])
+def test_concurrent_runs_match_the_same_runs_alone(ds, model_cfg):
+    """Initial weights, shuffling and dropout masks belong to each run: two runs training at the
+    same time in two threads give bit-identical curves and weights to each run alone."""
+    alone = []
+    for seed in (0, 1):
+        run = TrainingRun(ds, model_cfg, cfg(seed=seed))
+        assert run.run().state == "finished"
+        alone.append(result(run))
+    assert not same_result(alone[0], alone[1])
+    together = [TrainingRun(ds, model_cfg, cfg(seed=seed)) for seed in (0, 1)]
+    for run in together:
+        run.start()
+    assert all(run.join(timeout=60) for run in together)
+    assert all(run.snapshot().state == "finished" for run in together)
+    assert same_result(result(together[0]), alone[0])
+    assert same_result(result(together[1]), alone[1])
+
+
+def test_reseeding_the_global_rng_from_another_thread_changes_nothing(ds):
+    ref = TrainingRun(ds, MODEL, cfg())
+    ref.run()
+    run = TrainingRun(ds, MODEL, cfg())
+    reseeds, stop = [0], threading.Event()
+
+    def meddle():                                              # someone else's code
+        while not stop.is_set():
+            torch.manual_seed(reseeds[0])
+            torch.rand(64)
+            reseeds[0] += 1
+
+    other = threading.Thread(target=meddle, daemon=True)
+    other.start()
+    try:
+        run.start()
+        assert run.join(timeout=60)
+    finally:
+        stop.set()
+        other.join(timeout=5)
+    assert reseeds[0] > 0 and same_result(result(run), result(ref))
+
+
+def test_dropout_run_ignores_global_reseeds_between_steps(ds):
+    ref = TrainingRun(ds, DROPOUT, cfg())
+    ref.run()
+
+    def reseed(p):                                             # every step, in the training thread
+        torch.manual_seed(p.step)
+
+    run = TrainingRun(ds, DROPOUT, cfg(eval_every_s=1e-9), on_progress=reseed)
+    state = torch.get_rng_state()
+    run.run()
+    assert same_result(result(run), result(ref))
+    torch.set_rng_state(state)
+    before = torch.get_rng_state()
+    TrainingRun(ds, DROPOUT, cfg()).run()                      # the global RNG is left as it was
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_dropout_is_applied_and_seeded(ds):
+    a, b = TrainingRun(ds, DROPOUT, cfg()), TrainingRun(ds, DROPOUT, cfg(seed=1))
+    a.run(), b.run()
+    no_drop = TrainingRun(ds, ModelConfig(hidden_size=8, num_layers=2, horizon=4), cfg())
+    no_drop.run()
+    assert a.snapshot().step_loss[0] != no_drop.snapshot().step_loss[0]  # same init, masks differ
+    assert a.snapshot().step_loss != b.snapshot().step_loss
+
+
+def test_initial_weights_come_from_the_seed_only(ds):
+    torch.manual_seed(123)
+    a = weights(TrainingRun(ds, MODEL, cfg(seed=4)).model)
+    torch.manual_seed(456)
+    b = weights(TrainingRun(ds, MODEL, cfg(seed=4)).model)
+    c = weights(TrainingRun(ds, MODEL, cfg(seed=5)).model)
+    assert same_weights(a, b) and not same_weights(a, c)
+
+
+def test_thread_count_is_fixed_for_the_process(ds):
+    fixed = train_threads()
+    assert torch.get_num_threads() == fixed
+    p = TrainingRun(ds, MODEL, cfg(epochs=1, num_threads=fixed + 2)).run()
+    assert p.threads == fixed and torch.get_num_threads() == fixed  # neither changed nor restored
+    assert train_threads(fixed + 5) == fixed

@@ -1,0 +1,100 @@
+"""Browser check of ui.safe: Chromium renders md()/code() of Markdown and HTML payloads through
+Streamlit's real Markdown renderer, and the page shows exactly the literal text -- no image, no
+link, no request to the payloads' host. Marked ``browser``; skips without Chromium except under
+CI=true (same rule as tests/test_browser.py)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import browser_helpers as bh
+from test_safe import PAYLOADS, literal
+from ui.safe import WORD_JOINER
+
+pytestmark = pytest.mark.browser
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - requirements-dev.txt installs it
+    sync_playwright = None
+
+SCRIPT = """
+import streamlit as st
+from ui.safe import code, md
+PAYLOADS = {payloads!r}
+for p in PAYLOADS:
+    st.markdown("Value: " + md(p))
+for p in PAYLOADS:
+    st.caption(code(p))
+"""
+
+
+def _unavailable(reason: str):
+    if bh.in_ci():
+        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+class ScriptServer(bh.StreamlitServer):
+    """``streamlit run <script>`` instead of app.py (same process-group handling and log)."""
+
+    def __init__(self, script: Path):
+        super().__init__("streamlit-safe.log")
+        self.script = script
+
+    def start(self, timeout: float = 60.0) -> "ScriptServer":
+        cmd = [sys.executable, "-m", "streamlit", "run", str(self.script), "--server.headless", "true",
+               "--server.port", str(self.port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        self._log = open(self.log_path, "w", buffering=1)
+        self.proc = subprocess.Popen(cmd, cwd=bh.REPO, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start; log:\n{self.log_tail()}")
+
+
+def squash(s: str) -> str:
+    return " ".join(s.split())                     # HTML collapses runs of white space
+
+
+def test_payloads_render_as_literal_text(tmp_path):
+    if sync_playwright is None:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    if not Path(bh.CHROMIUM).exists():
+        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
+    script = tmp_path / "safe_app.py"
+    script.write_text(SCRIPT.format(payloads=PAYLOADS))
+    requests: list[str] = []
+    with ScriptServer(script) as server, sync_playwright() as p:
+        browser = bh.launch_chromium(p)
+        page = browser.new_page(viewport=bh.VIEWPORT)
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+        main = page.locator('[data-testid="stMain"]')
+        captions = main.locator('[data-testid="stCaptionContainer"]')
+        captions.nth(len(PAYLOADS) - 1).wait_for(timeout=60_000)
+        texts = main.locator('[data-testid="stMarkdownContainer"]').all_inner_texts()
+        values = [t.replace(WORD_JOINER, "") for t in texts if t.startswith("Value:")]
+        shown_code = [squash(c.replace(WORD_JOINER, "")) for c in captions.all_inner_texts()]
+        n_img, n_links = main.locator("img").count(), main.locator("a").count()
+        n_code = main.locator('[data-testid="stCaptionContainer"] code').count()
+        bh.screenshot(page, "safe-payloads")
+        browser.close()
+    assert [squash(v) for v in values] == [squash("Value: " + literal(p)) for p in PAYLOADS]
+    assert shown_code == [squash(literal(p)) for p in PAYLOADS]
+    assert n_code == len(PAYLOADS)                     # each caption is exactly one code span
+    assert n_img == 0 and n_links == 0
+    assert not [u for u in requests if "evil.example" in u]

@@ -1,0 +1,55 @@
+"""gru_core.charts: the package re-exports every figure helper the pages call, and its display
+helpers agree with naive loops written here."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gru_core import charts
+
+PUBLIC = ["COLORS", "FONT", "SPLIT_FILL", "themed", "line", "as_f32", "display_indices",
+          "series_figure", "window_figure", "ema", "loss_figure", "forecast_step_figure",
+          "forecast_window_figure", "residual_figures", "mae_by_step_figure", "future_figure",
+          "gate_heatmaps", "gate_lines_figure", "GATE_RANGE", "LOSS_POINTS", "DISPLAY_POINTS"]
+
+
+def test_every_page_name_is_reexported():
+    for name in PUBLIC:
+        assert hasattr(charts, name), name
+    assert set(charts.__all__) >= set(PUBLIC)
+    for name in charts.__all__:
+        assert getattr(charts, name) is not None
+
+
+def test_ema_equals_a_naive_loop():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=50)
+    w = 0.8
+    s, want = 0.0, []
+    for t, x in enumerate(v, start=1):
+        s = w * s + (1 - w) * x
+        want.append(s / (1 - w ** t))
+    np.testing.assert_allclose(charts.ema(v, w), want, rtol=1e-12)
+    assert charts.ema([3.0], 0.9)[0] == pytest.approx(3.0)   # bias-corrected: first value as is
+
+
+def test_display_indices_keep_every_bucket_extreme():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=10_003)
+    y[4321] = 50.0                                          # a spike must survive
+    idx = charts.display_indices(y, 1000)
+    assert len(idx) <= 1000 and np.all(np.diff(idx) > 0) and 4321 in idx
+    k = -(-len(y) // 500)                                   # bucket size, as documented
+    for start in range(0, len(y), k):
+        seg = y[start:start + k]
+        assert start + int(seg.argmin()) in idx and start + int(seg.argmax()) in idx
+    np.testing.assert_array_equal(charts.display_indices(y[:10], 1000), np.arange(10))
+
+
+def test_gate_heatmap_cells_are_the_values_given():
+    x = np.arange(7)
+    vals = np.random.default_rng(2).uniform(size=(7, 3))    # (T, U)
+    fig = charts.gate_heatmaps(x, np.sin(x), "s", [("z", "title", vals, "z")], [2, 0, 1])
+    hm = [t for t in fig.data if t.type == "heatmap"][0]
+    np.testing.assert_array_equal(np.asarray(hm.z), vals.T.astype(np.float32))
+    assert list(hm.y) == ["unit 2", "unit 0", "unit 1"] and (hm.zmin, hm.zmax) == (0.0, 1.0)
