@@ -87,6 +87,16 @@ class TaskSpec:
         return self.size_bytes
 
 
+def run_estimate(limits, spec):
+    """``limits.estimate(...)`` (a :class:`gru_core.limits.Limits`) of a forecaster spec's run;
+    None for a spec without ``model_cfg`` and ``dataset``."""
+    cfg, ds = getattr(spec, "model_cfg", None), getattr(spec, "dataset", None)
+    if limits is None or cfg is None or ds is None:
+        return None
+    return limits.estimate(cfg, lookback=ds.window.lookback, batch_size=spec.train_cfg.batch_size,
+                           n_windows=len(ds.train), epochs=spec.train_cfg.epochs)
+
+
 def spec_work(spec) -> float | None:
     """``spec.work()`` if the spec has it (None otherwise)."""
     fn = getattr(spec, "work", None)

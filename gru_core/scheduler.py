@@ -20,8 +20,9 @@ fake ``clock`` call it themselves):
 * **One active job group per session**: a second :meth:`submit` while the first is queued or
   running raises :class:`SessionBusy` unless ``replace=True`` (then the first is stopped).
   A sweep is one group of many trials (:meth:`submit_group`).
-* **Limits**: ``limit_check(spec)`` (e.g. ``gru_core.limits``) and the size limit ``max_work``
-  (parameters x training windows x epochs) are checked before queueing; a running job stops at
+* **Limits**: ``gru_core.limits.Limits`` (parameters, step work, windows x epochs, memory), any
+  ``limit_check(spec)`` and the size limit ``max_work`` (parameters x training windows x epochs)
+  are checked before queueing; a running job stops at
   ``wall_limit_s`` of wall time since it started.
 * **Leases**: every active job of a session stops (or leaves the queue) once its session has not
   called :meth:`renew` for ``lease_s`` seconds -- a closed browser tab leaves no work behind.
@@ -42,7 +43,7 @@ from typing import Callable, Iterable
 
 from gru_core.errors import DataError
 from gru_core.jobs import (QUEUED, ForecastSpec, JobHandle, LocalBackend, TaskSpec,
-                           describe_wait, spec_work)
+                           describe_wait, run_estimate, spec_work)
 from gru_core.scheduler_config import ENV, RAY_ENV, SchedulerConfig
 
 __all__ = ["ENV", "RAY_ENV", "ForecastSpec", "JobHandle", "LocalBackend", "QueueFull", "Scheduler",
@@ -68,21 +69,25 @@ class Scheduler:
         :class:`gru_core.jobs.LocalBackend` (threads in this process).
     clock : callable
         Seconds (``time.monotonic``); tests pass a fake one and call :meth:`tick`.
+    limits : gru_core.limits.Limits, optional
+        The server's model limits (parameters, step work, windows x epochs, memory), checked for
+        every forecaster spec before it is queued and listed by :meth:`limit_rows`.
     limit_check : callable, optional
-        ``limit_check(spec)`` raises :class:`DataError` for a job too big for this server.
+        Any further ``limit_check(spec)`` that raises :class:`DataError` for a job too big.
     autostart : bool
         Run :meth:`tick` every ``tick_s`` in a daemon thread.
     """
 
     def __init__(self, config: SchedulerConfig | None = None, *, backend=None,
                  clock: Callable[[], float] = time.monotonic,
-                 limit_check: Callable[[object], None] | None = None,
+                 limits=None, limit_check: Callable[[object], None] | None = None,
                  autostart: bool = True, tick_s: float = 0.2):
         self.config = config if config is not None else SchedulerConfig()
         self.backend = backend if backend is not None else LocalBackend()
         slots = self.backend.slots() if self.config.max_running <= 0 else None
         self.max_running = int(slots or self.config.resolved_max_running())
-        self.limit_check, self.clock, self.tick_s = limit_check, clock, tick_s
+        self.limits, self.limit_check = limits, limit_check
+        self.clock, self.tick_s = clock, tick_s
         self.rate = float(self.config.rate)
         self._lock = threading.RLock()
         self._tick_lock = threading.Lock()
@@ -117,6 +122,10 @@ class Scheduler:
             from gru_core.ray_backend import RayBackend
 
             kwargs["backend"] = RayBackend(address)
+        if "limits" not in kwargs:
+            from gru_core.limits import Limits
+
+            kwargs["limits"] = Limits.from_env(env)
         sched = cls(SchedulerConfig.load(env, path), **kwargs)
         if fix_threads and isinstance(sched.backend, LocalBackend):
             from gru_core.train import train_threads
@@ -180,6 +189,9 @@ class Scheduler:
 
     def check(self, spec) -> None:
         """Raise :class:`DataError` if ``spec`` is over a limit of this server."""
+        est = run_estimate(self.limits, spec)
+        if est is not None and not est.ok:
+            raise DataError(f"This run is too big for this server: {'; '.join(est.problems())}.")
         if self.limit_check is not None:
             self.limit_check(spec)
         work = spec_work(spec)
@@ -191,14 +203,16 @@ class Scheduler:
 
     def limit_rows(self, spec) -> list[dict]:
         """What the Train page states before Start: each limit, this run's value, and whether it fits."""
-        work, est = spec_work(spec), self.estimate_s(spec)
-        return [{"limit": "size (parameters × training windows × epochs)",
+        work, est, lim = spec_work(spec), self.estimate_s(spec), run_estimate(self.limits, spec)
+        rows = [{"limit": "size (parameters × training windows × epochs)",
                  "this run": "—" if work is None else f"{work:.3g}",
                  "server limit": f"{self.config.max_work:.3g}",
                  "within": work is None or work <= self.config.max_work},
                 {"limit": "wall time per run (pauses count)", "this run": f"~{est:.0f} s (estimate)",
                  "server limit": f"{self.config.wall_limit_s:.0f} s",
                  "within": est <= self.config.wall_limit_s}]
+        return rows + [{"limit": r["what"], "this run": r["estimate"], "server limit": r["limit"],
+                        "within": r["within"]} for r in (lim.rows() if lim is not None else [])]
 
     # ---- sessions
 

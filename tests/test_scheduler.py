@@ -374,3 +374,18 @@ def test_nothing_of_ray_is_imported_without_an_address():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_servers_model_limits_refuse_a_huge_forecaster_before_it_is_built(small_ds):
+    from gru_core.limits import Limits
+
+    s = Scheduler(SchedulerConfig(max_running=1), autostart=False, limits=Limits(max_params=1000))
+    big = ForecastSpec(small_ds, ModelConfig(hidden_size=64, horizon=3), TrainConfig(epochs=1))
+    with pytest.raises(DataError, match="parameters, over the limit of 1,000"):
+        s.submit("A", big)
+    assert s.stats()["queued"] == s.stats()["running"] == 0
+    rows = s.limit_rows(big)
+    assert [r["limit"] for r in rows[:2]] == ["size (parameters × training windows × epochs)",
+                                              "wall time per run (pauses count)"]
+    params = next(r for r in rows if r["limit"] == "parameters")
+    assert params["this run"] == f"{n_params(big.model_cfg):,}" and params["within"] is False
