@@ -5,7 +5,8 @@ model)::
 
     spec = ForecastSpec(dataset, model_cfg, train_cfg)   # or TaskSpec(make_task, train_cfg)
     spec.build()        # -> TrainingRun (not started); picklable, so a Ray worker can build it
-    spec.work()         # parameters x training windows x epochs: the size limit and the ETA
+    spec.work()         # parameters x training windows x epochs: the size limit
+    spec.cost()         # expected compute (gru_core.limits step-work units): the run-time estimate
     spec.nbytes()       # rough memory of the finished result (weights + data)
 
 A :class:`JobHandle` has TrainingRun's control interface (``snapshot / pause / resume / stop /
@@ -61,6 +62,17 @@ class ForecastSpec:
         """Parameters x training windows x epochs."""
         return float(self.params()) * len(self.dataset.train) * self.train_cfg.epochs
 
+    def cost(self) -> float:
+        """Expected compute of the whole run, in ``gru_core.limits`` step-work units: optimiser
+        steps x lookback x (parameters x batch + per-timestep overhead x layers x directions)."""
+        from gru_core.limits import STEP_OVERHEAD
+
+        cfg, B = self.model_cfg, self.train_cfg.batch_size
+        steps = -(-len(self.dataset.train) // B) * self.train_cfg.epochs
+        per_step = self.dataset.window.lookback * (
+            float(self.params()) * B + STEP_OVERHEAD * cfg.num_layers * cfg.num_directions)
+        return steps * per_step
+
     def nbytes(self) -> int:
         """Weights (float32) plus the series and its scaled copy."""
         values = getattr(self.dataset.series, "values", None)
@@ -102,6 +114,14 @@ def spec_work(spec) -> float | None:
     fn = getattr(spec, "work", None)
     value = fn() if callable(fn) else None
     return None if value is None else float(value)
+
+
+def spec_cost(spec) -> float | None:
+    """``spec.cost()`` (expected compute, for run-time estimates) if the spec has it, else its
+    :func:`spec_work`."""
+    fn = getattr(spec, "cost", None)
+    value = fn() if callable(fn) else None
+    return spec_work(spec) if value is None else float(value)
 
 
 def build_run(spec):

@@ -43,7 +43,7 @@ from typing import Callable, Iterable
 
 from gru_core.errors import DataError
 from gru_core.jobs import (QUEUED, ForecastSpec, JobHandle, LocalBackend, TaskSpec,
-                           describe_wait, run_estimate, spec_work)
+                           describe_wait, run_estimate, spec_cost, spec_work)
 from gru_core.scheduler_config import ENV, RAY_ENV, SchedulerConfig
 
 __all__ = ["ENV", "RAY_ENV", "ForecastSpec", "JobHandle", "LocalBackend", "QueueFull", "Scheduler",
@@ -243,8 +243,8 @@ class Scheduler:
 
     def estimate_s(self, spec) -> float:
         """Expected run time of ``spec`` at the measured speed, at most the wall-time limit."""
-        work = spec_work(spec)
-        guess = work / self.rate if work is not None else 60.0
+        cost = spec_cost(spec)
+        guess = cost / self.rate if cost is not None else 60.0
         return min(guess, self.config.wall_limit_s)
 
     def _remaining_s(self, h: JobHandle, now: float) -> float:
@@ -320,10 +320,10 @@ class Scheduler:
 
     def _ended_locked(self, h: JobHandle, now: float) -> None:
         h.finish(now)
-        work, p = spec_work(h.spec), h.peek()
-        if work is not None and p is not None and p.step > 0 and p.elapsed_s > 1.0:
-            measured = work * p.step / max(p.total_steps, 1) / p.elapsed_s
-            self.rate = 0.7 * self.rate + 0.3 * measured
+        cost, p = spec_cost(h.spec), h.peek()
+        if cost is not None and p is not None and p.step > 0 and p.elapsed_s > 1.0:
+            measured = cost * p.step / max(p.total_steps, 1) / p.elapsed_s
+            self.rate = 0.5 * self.rate + 0.5 * measured
         self._done[h.job_id] = h
         if not any(j.group == h.group for j in self._running + self._queue):
             self._started.pop(h.group, None)

@@ -40,8 +40,9 @@ class SchedulerConfig:
     keep_results, result_ttl_s, max_result_bytes
         Ended jobs kept (LRU): how many, for how long since last use, and their total size.
     rate : float
-        First guess of training speed (work units per second) for queue estimates; each ended
-        job's measured speed replaces it gradually.
+        First guess of training speed for run-time estimates, in ``spec.cost()`` units per second
+        (``gru_core.limits`` step work: about 1e9 per second on one core); each ended job's
+        measured speed replaces half of it.
     """
 
     max_running: int = 0                # 0 = core count
@@ -52,7 +53,7 @@ class SchedulerConfig:
     keep_results: int = 32              # ended jobs kept for reloads
     result_ttl_s: float = 3600.0        # ... for an hour since last use
     max_result_bytes: int = 1 << 30     # ... 1 GiB in all
-    rate: float = 1e8                   # work units / s (first guess)
+    rate: float = 1e9                   # cost units / s (first guess)
 
     def resolved_max_running(self) -> int:
         return self.max_running if self.max_running > 0 else max(os.cpu_count() or 1, 1)

@@ -60,3 +60,19 @@ def test_a_grid_sweep_runs_chooses_by_validation_and_loads_the_choice():
     assert at.session_state["lookback"] == sweep.trials[best]["lookback"]
     at.switch_page("pages/train.py").run()
     assert_no_failures(at)
+
+
+def test_the_parallel_coordinates_draw_only_the_varied_settings():
+    import pandas as pd
+
+    from ui.views.sweep import parallel_figure
+
+    table = pd.DataFrame({"hidden_size": [4, 8, 16], "num_layers": [1, 1, 1],
+                          "lookback": [12, 12, 12], "lr": [1e-3, 1e-2, 1e-2],
+                          "transform": ["none"] * 3, "seed": [0, 0, 0],
+                          "val RMSE": [0.5, 0.25, 0.4]})
+    fig = parallel_figure(table, "val RMSE", "kW")
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["hidden units", "learning rate (log10)", "val RMSE (kW)"]
+    np.testing.assert_allclose(dims[1].values, [-3, -2, -2])
+    np.testing.assert_allclose(dims[2].values, [0.5, 0.25, 0.4])

@@ -389,3 +389,12 @@ def test_the_servers_model_limits_refuse_a_huge_forecaster_before_it_is_built(sm
                                               "wall time per run (pauses count)"]
     params = next(r for r in rows if r["limit"] == "parameters")
     assert params["this run"] == f"{n_params(big.model_cfg):,}" and params["within"] is False
+
+
+def test_cost_is_steps_times_lookback_times_parameters_batch_and_overhead(small_ds):
+    spec = ForecastSpec(small_ds, ModelConfig(hidden_size=5, num_layers=2, horizon=3),
+                        TrainConfig(epochs=4, batch_size=16))
+    P = sum(p.numel() for p in Forecaster(spec.model_cfg).parameters())
+    steps = int(np.ceil(len(small_ds.train) / 16)) * 4
+    assert spec.cost() == pytest.approx(steps * 12 * (P * 16 + 750_000 * 2 * 1))
+    assert spec.work() == P * len(small_ds.train) * 4

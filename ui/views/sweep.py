@@ -21,6 +21,8 @@ LAYERS = [1, 2, 3]
 LRS = [1e-3, 3e-3, 5e-3, 1e-2, 3e-2]
 AXES = (("hidden_size", "hidden units"), ("num_layers", "layers"), ("lookback", "lookback L"),
         ("lr", "learning rate (log10)"), ("transform", "transform"), ("seed", "seed"))
+NAMES = {"hidden_size": "hidden units", "num_layers": "layers", "lookback": "lookback",
+         "lr": "learning rate", "transform": "transform", "seed": "seed"}
 
 
 def current() -> Sweep | None:
@@ -84,14 +86,14 @@ def plan(trials: list[dict], b: SweepBase) -> None:
     """What Start will do, with the server's limits, before it is pressed."""
     sched = server.scheduler()
     sweep = Sweep(b, trials)
-    works = [sched.estimate_s(s) for s in sweep.specs]
+    seconds = [sched.estimate_s(s) for s in sweep.specs]
     biggest = max(sweep.specs, key=lambda s: s.work())
     over = [r for r in sched.limit_rows(biggest) if not r["within"]]
     st.caption(
         f"**{len(trials)} trial(s)**, each {b.train_cfg.epochs} epochs with the Train page's other "
         f"settings (batch {b.train_cfg.batch_size}, patience {b.train_cfg.patience}). They queue "
         f"on this server's {sched.max_running} training slot(s) beside other sessions; about "
-        f"{sum(works) / sched.max_running:.0f} s if the server is free. Limits per trial: size "
+        f"{sum(seconds) / sched.max_running:.0f} s if the server is free. Limits per trial: size "
         f"(parameters × training windows × epochs) ≤ {sched.config.max_work:.3g} (largest trial "
         f"{biggest.work():.3g}), wall time ≤ {sched.config.wall_limit_s:.0f} s.")
     for row in over:
@@ -130,10 +132,17 @@ def on_use(params: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- results
+def varied(table) -> tuple[list[tuple[str, str]], dict]:
+    """The swept settings that take more than one value here, and the fixed ones' values."""
+    axes = [(k, label) for k, label in AXES if table[k].nunique() > 1]
+    fixed = {k: table[k].iloc[0] for k, _ in AXES if table[k].nunique() == 1}
+    return axes, fixed
+
+
 def parallel_figure(table, metric_col: str, units: str) -> go.Figure:
-    """Settings -> validation error, one line per scored trial (darker = lower error)."""
+    """Varied settings -> validation error, one line per scored trial (darker = lower error)."""
     dims = []
-    for key, label in AXES:
+    for key, label in varied(table)[0]:
         col = table[key]
         if key == "transform":
             cats = sorted(set(col))
@@ -150,8 +159,8 @@ def parallel_figure(table, metric_col: str, units: str) -> go.Figure:
         line=dict(color=err, showscale=True, reversescale=True,
                   colorscale=[[0, "#e2e8f0"], [1, charts.COLORS["train"]]],
                   colorbar=dict(title=dict(text=f"{metric_col}<br>({units})")))))
-    charts.themed(fig, title="Settings → validation error (one line per trial)", height=380)
-    fig.update_layout(margin=dict(l=60, r=40, t=70, b=20))
+    charts.themed(fig, title="Settings → validation error (one line per trial)", height=400)
+    fig.update_layout(margin=dict(l=60, r=40, t=100, b=30))
     return fig
 
 
@@ -177,6 +186,11 @@ def results() -> None:
         scored = table.dropna(subset=[metric_col])
         if len(scored) >= 2:
             st.plotly_chart(parallel_figure(scored, metric_col, units), width="stretch")
+            fixed = varied(scored)[1]
+            if fixed:
+                st.caption("Same in every trial (not drawn): " + ", ".join(
+                    f"{NAMES[k]} {v:g}" if isinstance(v, float) else f"{NAMES[k]} {v}"
+                    for k, v in fixed.items()) + ".")
         best = sweep.best()
         if best is not None:
             chosen(sweep, best, units, final=sweep.done)
