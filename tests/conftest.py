@@ -1,9 +1,17 @@
 """Shared pytest fixtures: the bundled sample data (sample_data/), loaded once per test session,
-and the AppTest set-up every page test needs."""
-import pytest
-from streamlit.runtime.pages_manager import PagesManager
+and the AppTest set-up every page test needs.
+
+The training thread count is process-wide and fixed by the first run (gru_core.train.train_threads);
+the suite pins it to 1 so that no test's numbers depend on which test happened to train first.
+"""
+import os
+
+os.environ.setdefault("GRU_LAB_TRAIN_THREADS", "1")
+
+import pytest  # noqa: E402
 
 from gru_core.data import list_samples, load_sample, prepare_series
+from ui.legacy_pages import keep_navigation_mode
 
 
 @pytest.fixture(scope="session")
@@ -26,18 +34,6 @@ def airline_series(airline_table):
 
 @pytest.fixture(autouse=True)
 def no_legacy_pages_dir(monkeypatch):
-    """Make AppTest run pages the way the real server does: through app.py's ``st.navigation``.
-
-    Streamlit 1.67's AppTest sets ``PagesManager.uses_pages_directory`` again before every run
-    because a ``pages/`` folder exists, so ``switch_page`` would run the page file directly in the
-    legacy multipage mode, bypassing app.py (no ``ui.state.init``, no sidebar). The real server
-    leaves that mode once ``st.navigation`` has run (ui/guard.py makes sure of it even for a deep
-    link as the first request); here we clear the flag right after each PagesManager is built.
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+    """Make AppTest run pages the way the real server does: through app.py's ``st.navigation``
+    (see ui/legacy_pages.py, the one place that touches Streamlit's private switch for it)."""
+    keep_navigation_mode(monkeypatch)

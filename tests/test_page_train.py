@@ -1,18 +1,24 @@
 """The Train page through Streamlit's AppTest: settings, a tiny run to the end, pause/resume/stop.
 
-AppTest does not fire ``st.fragment(run_every=...)``; the tests sleep and call ``at.run()`` again,
-as a browser's timer would. Training runs in the app's background thread, as in production.
+AppTest does not fire ``st.fragment(run_every=...)``; the tests call ``at.run()`` again while they
+poll (with a deadline), as a browser's timer would. Training runs in the app's background thread,
+as in production. Numbers on the page are checked against models built here with ``torch.nn``.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import pytest
+import numpy as np
+import torch.nn as nn
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import plotly_array, plotly_figures
+
+from gru_core.model import CELLS
+from ui.data_source import TRAIN_THREADS
+
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ["pages/data.py", "pages/train.py", "pages/forecast.py", "pages/gates.py"]
 
 # A short generated series and a tiny model: trains in about a second on one CPU thread.
 TINY = {"source": "generator", "gen": "sine", "gen_length": 300, "lookback": 12, "horizon": 3,
@@ -22,9 +28,6 @@ LONG = {**TINY, "gen_length": 1500, "epochs": 2000, "patience": 0}
 
 
 def open_train_page(settings: dict | None = None) -> AppTest:
-    missing = [p for p in PAGES if not (REPO / p).is_file()]
-    if missing:
-        pytest.skip(f"app.py lists page files that do not exist yet: {', '.join(missing)}")
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     for key, value in (settings or {}).items():      # as a shared link would set them
         at.session_state[key] = value
@@ -37,6 +40,21 @@ def open_train_page(settings: dict | None = None) -> AppTest:
 def run_state(at) -> str:
     job = at.session_state["job"] if "job" in at.session_state else None
     return job.run.snapshot().state if job is not None else "none"
+
+
+def poll(at, ok, timeout: float, what: str, interval: float = 0.1):
+    """Rerun the page until ``ok()`` is truthy; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (got := ok()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} after {timeout:.0f} s")
+        time.sleep(interval)
+        at.run()
+    return got
+
+
+def step(at) -> int:
+    return at.session_state["job"].run.snapshot().step
 
 
 def wait_for(at, states: set[str], timeout: float = 60.0) -> str:
@@ -61,28 +79,67 @@ def metric(at, label_start: str) -> str:
     raise KeyError(f"no metric {label_start!r}; have {[m.label for m in at.metric]}")
 
 
-def has_loss_chart(at) -> bool:
-    return any("loss" in el.proto.spec.lower() for el in at.get("plotly_chart"))
+def n_params_shown(at) -> int:
+    """The exact parameter count the "Parameters" metric states (its help; the value may be 10.4 k)."""
+    m = next(m for m in at.metric if m.label == "Parameters")
+    exact = int(m.proto.help.split(" ")[0].replace(",", ""))
+    shown = m.value.replace(",", "")
+    if shown.endswith((" k", " M")):
+        scale, half_digit = (1e3, 0.05) if shown.endswith("k") else (1e6, 0.005)   # 10.4 k, 3.16 M
+        assert abs(float(shown[:-2]) - exact / scale) <= half_digit + 1e-9, (m.value, exact)
+    else:
+        assert int(shown) == exact
+    return exact
+
+
+def loss_chart_shows(at, p) -> bool:
+    """The loss chart draws the run's own numbers: its per-epoch validation trace is exactly
+    ``p.epoch_val`` at the steps ``p.epoch_steps`` (read from the chart's JSON, not from the code
+    that built it)."""
+    for fig in plotly_figures(at):
+        for tr in fig["data"]:
+            if tr.get("name") == "validation loss, per epoch":
+                return (np.allclose(plotly_array(tr["y"]), p.epoch_val, rtol=1e-6)
+                        and np.array_equal(plotly_array(tr["x"]), p.epoch_steps))
+    return False
 
 
 def test_page_opens_with_settings_and_estimate():
     at = open_train_page()
     assert not at.error, [e.value for e in at.error]
-    assert int(metric(at, "Parameters").replace(",", "")) > 0
+    assert n_params_shown(at) > 0
     assert metric(at, "Estimated time").startswith("≈")
     assert not at.button(key="btn_start").disabled
     assert at.button(key="btn_pause").disabled and at.button(key="btn_stop").disabled
     assert any("No training run yet" in i.value for i in at.info)
 
 
-def test_parameter_count_follows_the_settings():
+def params_by_hand(cell: str, input_size: int, hidden: int, layers: int, bidirectional: bool,
+                   horizon: int) -> int:
+    """Trainable parameters of torch.nn's own recurrent layer plus a linear head (D*U -> H)."""
+    rnn = getattr(nn, cell.upper())(input_size, hidden, layers, bidirectional=bidirectional)
+    head = nn.Linear((2 if bidirectional else 1) * hidden, horizon)
+    return sum(p.numel() for m in (rnn, head) for p in m.parameters() if p.requires_grad)
+
+
+def test_parameter_count_equals_a_model_built_here():
+    at = open_train_page()                     # default data: sunspots, 1 column, horizon 6
+    ss = at.session_state
+    assert n_params_shown(at) == params_by_hand(
+        ss["cell"], 1, ss["hidden_size"], ss["num_layers"], ss["bidirectional"], ss["horizon"])
+    at.number_input(key="hidden_size").set_value(20).run()
+    at.slider(key="num_layers").set_value(2).run()
+    at.toggle(key="bidirectional").set_value(True).run()
+    for cell in CELLS:
+        at.segmented_control(key="cell").set_value(cell).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert n_params_shown(at) == params_by_hand(cell, 1, 20, 2, True, 6)
+
+
+def test_seed_note_names_the_training_thread_count():
     at = open_train_page()
-    small = int(metric(at, "Parameters").replace(",", ""))
-    at.number_input(key="hidden_size").set_value(64).run()
-    assert not at.exception
-    assert int(metric(at, "Parameters").replace(",", "")) > small
-    at.segmented_control(key="cell").set_value("lstm").run()
-    assert not at.exception and not at.error
+    notes = [c.value for c in at.caption if "bit for bit" in c.value]
+    assert notes and f"{TRAIN_THREADS} CPU thread" in notes[0], [c.value for c in at.caption]
 
 
 def test_bad_data_disables_start_and_says_why():
@@ -98,8 +155,11 @@ def test_tiny_model_trains_to_completion():
     assert not at.exception
     assert "job" in at.session_state
     assert wait_for(at, {"finished", "early_stopped", "stopped", "diverged", "failed"}) == "finished"
+    run_line = [c.value for c in at.caption if c.value.startswith("**This run:**")]
+    assert run_line and f"seed {at.session_state['seed']}, {TRAIN_THREADS} CPU thread" in run_line[0]
     assert not at.exception
-    assert has_loss_chart(at)
+    p = at.session_state["job"].run.snapshot()
+    assert loss_chart_shows(at, p)
     done = [s.value for s in at.success]
     assert done and done[0].startswith("**Finished.**"), done
     assert any(link.proto.page.endswith("forecast") or "forecast" in link.proto.page
@@ -113,14 +173,17 @@ def test_pause_resume_stop_buttons_change_the_run_state():
     at = open_train_page(LONG)
     at.button(key="btn_start").click().run()
     assert wait_for(at, {"running"}) == "running"
-    time.sleep(0.5)
+    poll(at, lambda: step(at) > 0, 30, "a first optimiser step")
 
     at.button(key="btn_pause").click().run()
     assert wait_for(at, {"paused"}, timeout=5) == "paused"
     assert not at.button(key="btn_resume").disabled and at.button(key="btn_pause").disabled
-    step = at.session_state["job"].run.snapshot().step
-    time.sleep(0.6)
-    assert at.session_state["job"].run.snapshot().step == step, "training went on while paused"
+    paused_at = step(at)
+    # While paused the step count must not move: watch it for 0.6 s (a deadline, not a sleep).
+    watch_until = time.monotonic() + 0.6
+    while time.monotonic() < watch_until:
+        assert step(at) == paused_at, "training went on while paused"
+        time.sleep(0.05)
 
     at.button(key="btn_resume").click().run()
     assert wait_for(at, {"running"}, timeout=5) == "running"

@@ -13,32 +13,14 @@ from contextlib import contextmanager
 import streamlit as st
 
 from gru_core.errors import DataError
+from ui.legacy_pages import leave_legacy_pages_mode
+
+# Every page imports this module: on the first import in a server process, leave Streamlit's
+# legacy "pages/ folder" mode, so a deep link as a fresh server's first request still runs
+# app.py (see ui/legacy_pages.py, the one place that touches that private switch).
+leave_legacy_pages_mode()
 
 log = logging.getLogger("gru_lab")
-
-
-def _leave_legacy_pages_mode() -> None:
-    """Make a deep link work as the first request a fresh server gets.
-
-    Streamlit 1.67 starts in its legacy multipage mode whenever a ``pages/`` folder exists and
-    leaves it only when ``st.navigation`` runs (in app.py). If the first request of a new server
-    process is a deep link (``/train?...``), the legacy mode runs ``pages/train.py`` directly,
-    without app.py: no shared settings, no sidebar, KeyErrors. Every page imports this module, so
-    on its first import we switch the legacy mode off and rerun once; the rerun goes through
-    app.py's ``st.navigation`` to the same page. Later imports do nothing.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-    except ImportError:  # pragma: no cover - a future Streamlit without the legacy mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if get_script_run_ctx() is not None:
-            st.rerun()
-
-
-_leave_legacy_pages_mode()
 
 
 def explain_missing(message: str, page: str | None = None, label: str | None = None,

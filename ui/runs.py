@@ -4,10 +4,14 @@ A :class:`Job` wraps a ``gru_core.train.TrainingRun`` (which trains in its own t
 touches Streamlit) together with the dataset and configs it was started with, so the Forecast and
 Gates pages use exactly the data, scaler and weights of that run even if the user has changed
 settings since. A model restored from an uploaded bundle takes the same shape.
+
+The Train page's buttons call :func:`on_start`, :func:`on_pause`, :func:`on_resume` and
+:func:`on_stop` (their ``on_click``): they only start the run or set its events, never draw.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -23,6 +27,7 @@ from gru_core.windows import Dataset, make_dataset
 from ui import data_source, state
 
 
+log = logging.getLogger("gru_lab")
 FIRST_POINT_WAIT_S = 0.5
 
 
@@ -79,6 +84,47 @@ def start() -> Job:
     while time.monotonic() < deadline and run.running and run.snapshot().step == 0:
         time.sleep(0.02)
     return new
+
+
+def paused() -> bool:
+    """A run is going and paused (or a pause was just asked for and not yet reached)."""
+    j = job()
+    return bool(j and j.run.running and (st.session_state.get("pause_requested")
+                                         or j.run.snapshot().state == "paused"))
+
+
+# ------------------------------------------------------------- the Train page's button callbacks
+def on_start() -> None:
+    """Start a run from the current settings; a failure becomes ``start_error`` (a message)."""
+    ss = st.session_state
+    ss["start_error"] = None
+    ss["pause_requested"] = False
+    try:
+        start()
+    except DataError as exc:
+        ss["start_error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 -- shown as a message, never a traceback
+        log.exception("Could not start training")
+        ss["start_error"] = (f"Training could not start: {type(exc).__name__}: {exc}. "
+                             "Try smaller settings or the CPU device.")
+
+
+def on_pause() -> None:
+    if (j := job()) is not None:
+        j.run.pause()
+        st.session_state["pause_requested"] = True
+
+
+def on_resume() -> None:
+    if (j := job()) is not None:
+        j.run.resume()
+        st.session_state["pause_requested"] = False
+
+
+def on_stop() -> None:
+    if (j := job()) is not None:
+        j.run.stop()
+        st.session_state["pause_requested"] = False
 
 
 def trained() -> Trained | None:
@@ -182,9 +228,6 @@ def model_cache(t: Trained, name: str, fn: Callable[[], Any], keep: int = 12,
 
 
 # ------------------------------------------------------------------- reading a model's results
-SPLIT_NAMES = {"test": "test", "val": "validation", "train": "training"}
-
-
 def positions_to_axis(ds: Dataset, positions):
     """Series positions -> the values to put on a time axis: dates if the data has them."""
     import numpy as np
@@ -212,55 +255,6 @@ def has_dates(ds: Dataset) -> bool:
     import pandas as pd
 
     return isinstance(getattr(ds.series, "index", None), pd.DatetimeIndex)
-
-
-def predictions_table(ev, ds: Dataset):
-    """One row per (window, horizon step): where it starts, what it forecasts, actual and naive.
-
-    Columns: ``window_start_position`` (+ ``window_start_date``), ``horizon_step`` (1..H),
-    ``target_position`` (+ ``target_date``), ``actual``, ``predicted``, ``naive`` and, when the
-    evaluation has one, ``seasonal_naive`` -- all values in the data's units.
-    """
-    import numpy as np
-    import pandas as pd
-
-    N, H = ev.y_true.shape
-    cols: dict = {"window_start_position": np.repeat(ev.starts, H)}
-    if has_dates(ds):
-        cols["window_start_date"] = positions_to_axis(ds, cols["window_start_position"])
-    cols["horizon_step"] = np.tile(np.arange(1, H + 1), N)
-    cols["target_position"] = ev.target_index.reshape(-1)
-    if has_dates(ds):
-        cols["target_date"] = positions_to_axis(ds, cols["target_position"])
-    cols["actual"] = ev.y_true.reshape(-1)
-    cols["predicted"] = ev.y_pred.reshape(-1)
-    cols["naive"] = ev.naive.reshape(-1)
-    if ev.seasonal is not None:
-        cols["seasonal_naive"] = ev.seasonal.reshape(-1)
-    return pd.DataFrame(cols)
-
-
-def verdict(metrics, split: str, units: str) -> str:
-    """One sentence: does the model beat the naive (last value) forecast on MAE, and by how much."""
-    from gru_core.evaluate import NAIVE_LABEL
-
-    model_row = metrics.index[0]
-    m_mae = float(metrics.loc[model_row, "MAE"])
-    n_mae = float(metrics.loc[NAIVE_LABEL, "MAE"])
-    where = f"On the {SPLIT_NAMES.get(split, split)} windows"
-    unit = f" {units}" if units else ""
-    if n_mae <= 0:
-        return (f"{where} the naive forecast is perfect (MAE 0), so no model can beat it; the "
-                f"{model_row}'s MAE is {m_mae:.4g}{unit}.")
-    change = (m_mae - n_mae) / n_mae * 100
-    if change < -0.5:
-        how = f"**beats the naive baseline**: its MAE is {abs(change):.0f}% lower"
-    elif change > 0.5:
-        how = f"**does not beat the naive baseline**: its MAE is {change:.0f}% higher"
-    else:
-        how = "is **level with the naive baseline** (MAE within 0.5%)"
-    return (f"{where} the {model_row} {how} ({m_mae:.4g} vs {n_mae:.4g}{unit}, the average "
-            f"absolute error over all forecast steps).")
 
 
 # ------------------------------------------------------------------ an untrained GRU, for teaching

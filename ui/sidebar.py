@@ -3,14 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core.device import device_report
 from ui import data_source, runs, state
 
-
-@st.cache_resource(show_spinner=False)
-def devices() -> dict:
-    """``gru_core.train.device_report()``, asked once per server process."""
-    return device_report()
+devices = state.devices          # gru_core.device.device_report(), asked once per server process
 
 
 def device_summary() -> str:

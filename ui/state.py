@@ -1,94 +1,249 @@
 """The app's shared settings: one registry, kept in ``st.session_state`` and mirrored in the URL.
 
 Every setting a user can change (data source, generator parameters, model and training options,
-seed) is declared once in :data:`SETTINGS`. Widgets use the setting's name as their ``key``, so
-the value lives in ``st.session_state[name]`` and every page sees it. :func:`init` runs at the top
-of every script run (from ``app.py``):
+seed) is declared ONCE in :data:`SETTINGS` as a :class:`Setting` that carries everything about it:
+key, default, label, help, bounds and step (numbers), options (choices), number format and widget
+kind -- the same idea as ``gru_core.generators.Param``, whose generator parameters become
+:class:`Setting` objects here too (:func:`setting`). The widget helper
+``ui.widgets.setting_input(key)`` draws any of them, and the share-link parser checks a link's
+values against the same bounds, so a bound is written in exactly one place.
+
+:func:`init` runs at the top of every script run (from ``app.py``):
 
 1. on a session's first run it reads the URL's query parameters (a shared link) into the settings,
-   reporting values it could not use;
+   clamping values outside their bounds and replacing unknown choices, and it reports every value
+   it could not use as given (shown in the sidebar);
 2. it keeps a copy of every setting under a key no widget owns and restores values Streamlit
    dropped (it forgets a widget's value once the user leaves the widget's page);
 3. it writes the settings that differ from their defaults back to the URL, so the address bar is
-   always a link that reproduces the current setup.
+   always a link that reproduces the current setup -- with the values actually used.
 
 Generator parameters are dynamic: ``gp_<generator>_<param>`` in session state, ``gp_<param>`` in
 the URL (only the chosen generator's).
+
+How to change things (each is a change in one file plus its test)
+-----------------------------------------------------------------
+* **A bound, label or help text**: edit the setting's line in :data:`SETTINGS`. The widget, the
+  draw-time clamp and the share-link check all read it; ``tests/test_state.py`` (parametrized over
+  the registry) checks the default lies within the bounds and that a link value outside them is
+  reported and clamped.
+* **A new setting**: add one ``Setting(...)`` line to :data:`SETTINGS`, draw it on its page with
+  ``setting_input("<key>")`` and read it where it is used (usually ``ui/data_source.py``); the
+  parametrized tests cover it without a new line. Add a test that it reaches the model or data.
+* **The reproducibility note** (the seed): :data:`REPRODUCIBILITY` below; the training thread count
+  it names is ``ui.data_source.TRAIN_THREADS``. Test: ``tests/test_page_train.py``.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
 
-from gru_core.generators import GENERATORS
+from gru_core.data import MISSING_METHODS, list_samples
+from gru_core.device import device_report
+from gru_core.generators import GENERATORS, MAX_LENGTH, MIN_LENGTH, Param
+from gru_core.model import CELLS
+from gru_core.windows import SCALER_KINDS
 
 DEFAULT_SAMPLE = "sunspots"          # a GRU clearly beats both baselines here with the defaults
+MAX_SEED = 2**31 - 1
+REPRODUCIBILITY = ("The same seed gives the same run: a shared link reproduces a run bit for bit on "
+                   "the same machine and training thread count (this server trains with "
+                   "{threads} CPU thread(s)).")
+
+Options = Mapping[Any, str] | Callable[[], Mapping[Any, str]] | None
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One user setting: its session-state / URL key, default and type."""
+    """One user setting: key (session state, URL and widget key), default, and how to show it.
+
+    ``min`` / ``max`` / ``step`` bound a number; ``options`` maps each allowed value of a choice to
+    the label shown (a function returning that mapping when the choices are only known at run
+    time, e.g. the devices found); ``fmt`` is a number widget's printf format ("%.2f"); ``widget``
+    is "number", "slider", "segmented", "select", "toggle" or "multiselect".
+    """
 
     key: str
     default: Any
+    label: str = ""
+    help: str = ""
+    min: float | int | None = None
+    max: float | int | None = None
+    step: float | int | None = None
+    options: Options = None
+    fmt: str | None = None
+    widget: str = "number"
+
+    @classmethod
+    def from_param(cls, key: str, p: Param) -> "Setting":
+        """A generator parameter (``gru_core.generators.Param``) as a setting under ``key``."""
+        kind = int if p.kind == "int" else float
+        decimals = max(0, -math.floor(math.log10(p.step))) if p.step > 0 else 2
+        return cls(key, kind(p.default), p.label, p.help, kind(p.min), kind(p.max), kind(p.step),
+                   fmt=None if kind is int else f"%.{decimals}f",
+                   widget="slider" if (p.max - p.min) / p.step <= 1000 else "number")
+
+    @property
+    def kind(self) -> type:
+        """The Python type of the value: bool, int, float, list or str."""
+        return type(self.default)
+
+    def choices(self) -> dict[Any, str] | None:
+        """value -> label of the allowed values, or None when any value of the type goes."""
+        opts = self.options() if callable(self.options) else self.options
+        return None if opts is None else dict(opts)
 
     def parse(self, text: str) -> Any:
         """Turn a URL string into this setting's type; ``ValueError`` if it cannot."""
-        d = self.default
-        if isinstance(d, bool):
+        kind = self.kind
+        if kind is bool:
             if text.lower() in ("1", "true", "yes", "on"):
                 return True
             if text.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(text)
-        if isinstance(d, int):
-            return int(text)
-        if isinstance(d, float):
-            return float(text)
-        if isinstance(d, list):
+        if kind in (int, float):
+            value = kind(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return value
+        if kind is list:
             return [t for t in text.split(",") if t]
         return text
 
-    def format(self, value: Any) -> str:
+    def fit(self, value: Any, options: Mapping | None = None) -> tuple[Any, str | None]:
+        """``value`` made usable: (the value to use, why it differs from ``value`` or None).
+
+        Numbers are cast to the setting's type and clamped into [min, max]; a choice that is not
+        one of ``options`` (default: :meth:`choices`) becomes the default (or the first option).
+        """
+        kind = self.kind
+        if kind is bool:
+            return bool(value), None
+        if kind in (int, float):
+            try:
+                v = kind(value)
+            except (TypeError, ValueError, OverflowError):
+                return self.default, "is not a number"
+            if isinstance(v, float) and not math.isfinite(v):
+                return self.default, "is not a finite number"
+            if self.min is not None and v < self.min:
+                return kind(self.min), f"is below the minimum {self.show(kind(self.min))}"
+            if self.max is not None and v > self.max:
+                return kind(self.max), f"is above the maximum {self.show(kind(self.max))}"
+            return v, None
+        opts = self.choices() if options is None else dict(options)
+        if kind is list:
+            items = list(value) if isinstance(value, (list, tuple)) else []
+            if opts is None:
+                return items, None
+            kept = [v for v in items if v in opts]
+            dropped = [v for v in items if v not in opts]
+            return kept, (f"names {', '.join(map(str, dropped))}, not among "
+                          f"{', '.join(map(str, opts))}" if dropped else None)
+        if opts is None or value in opts:
+            return value, None
+        fallback = self.default if self.default in opts else next(iter(opts), self.default)
+        return fallback, f"is not one of {', '.join(map(str, opts))}"
+
+    def show(self, value: Any) -> str:
+        """A value as the URL (and a message) writes it."""
         if isinstance(value, list):
             return ",".join(map(str, value))
         return str(value)
 
+    format = show                    # the URL form of a value
+
+
+_SOURCES = {"sample": "Sample", "generator": "Generator", "upload": "Upload"}      # short: fits at 1280 px
+_MISSING_LABELS = {"interpolate": "Interpolate linearly", "ffill": "Repeat the last value",
+                   "drop": "Drop incomplete rows"}
+_SCALER_LABELS = {"standard": "Standard", "minmax": "Min-max", "none": "None"}
+
+
+@st.cache_resource(show_spinner=False)
+def devices() -> dict:
+    """``gru_core.device.device_report()``, asked once per server process."""
+    return device_report()
+
+
+def _device_options() -> dict[str, str]:
+    """The devices found on this machine ("auto" first, labelled with what it picks)."""
+    rep = devices()
+    found = ["cpu"] + (["cuda"] if rep.get("cuda") else []) + (["mps"] if rep.get("mps") else [])
+    return {"auto": f"auto ({str(rep.get('auto', 'cpu')).upper()})", **{d: d.upper() for d in found}}
+
 
 SETTINGS: tuple[Setting, ...] = (
     # data
-    Setting("source", "sample"),          # "sample" | "generator" | "upload"
-    Setting("sample", DEFAULT_SAMPLE),
-    Setting("gen", "sum_of_sines"),
-    Setting("gen_length", 1200),
-    Setting("gen_seed", 0),
-    Setting("target", ""),                # "" = the source's default target
-    Setting("inputs", []),                # extra input columns
-    Setting("missing", "interpolate"),
+    Setting("source", "sample", "Data source", options=_SOURCES, widget="segmented"),
+    Setting("sample", DEFAULT_SAMPLE, "Sample dataset", widget="select",
+            options=lambda: {k: s.title for k, s in list_samples().items()}),
+    Setting("gen", "sum_of_sines", "Generator", widget="select",
+            options=lambda: {k: g.label for k, g in GENERATORS.items()}),
+    Setting("gen_length", 1200, "Length (points)",
+            f"Number of time steps to generate ({MIN_LENGTH} to {MAX_LENGTH:,}).",
+            MIN_LENGTH, MAX_LENGTH, 100),
+    Setting("gen_seed", 0, "Seed", "The same seed always gives the identical series; change it "
+            "for new noise.", 0, MAX_SEED, 1),
+    Setting("target", "", "Target column (to forecast)",   # "" = the source's default target;
+            "The column the model learns to predict.", widget="select"),   # options: the table's
+    Setting("inputs", [], "Extra input columns", "Other columns the model also reads in each "
+            "window (their past values only).", widget="multiselect"),
+    Setting("missing", "interpolate", "Missing values",
+            "How gaps are filled before windowing: a straight line between the neighbours, the "
+            "last known value repeated, or the incomplete rows dropped.", widget="select",
+            options={m: _MISSING_LABELS.get(m, m) for m in MISSING_METHODS}),
     # windows and split
-    Setting("lookback", 24),
-    Setting("horizon", 6),
-    Setting("stride", 1),
-    Setting("train_frac", 0.7),
-    Setting("val_frac", 0.15),
-    Setting("scaler", "standard"),
+    Setting("lookback", 24, "Lookback L (steps)",
+            "How many past steps the model reads to make one forecast.", 1, 5000, 1),
+    Setting("horizon", 6, "Horizon H (steps)", "How many future steps it predicts at once.",
+            1, 1000, 1),
+    Setting("stride", 1, "Stride (steps)", "Steps between the starts of consecutive windows "
+            "(1 = a window at every step).", 1, 1000, 1),
+    Setting("train_frac", 0.7, "Train share",
+            "Fraction of the series, from the start, used for training.",
+            0.05, 0.95, 0.05, fmt="%.2f", widget="slider"),
+    Setting("val_frac", 0.15, "Validation share", "The next fraction; early stopping keeps the "
+            "epoch that does best on it. The rest is the test part, kept for the final score.",
+            0.05, 0.9, 0.05, fmt="%.2f", widget="slider"),
+    Setting("scaler", "standard", "Scaling", "How values are rescaled before training, fitted on "
+            "the training part only: standard = mean 0 and standard deviation 1, min-max = range "
+            "0 to 1, or none. Forecasts and scores are reported in the data's own units.",
+            widget="select", options={k: _SCALER_LABELS.get(k, k) for k in SCALER_KINDS}),
     # model
-    Setting("cell", "gru"),
-    Setting("hidden_size", 32),
-    Setting("num_layers", 1),
-    Setting("dropout", 0.0),
-    Setting("bidirectional", False),
+    Setting("cell", "gru", "Cell type", "GRU is the subject of this app; LSTM and a plain (tanh) "
+            "RNN are here for comparison on the same data. The Gates page inspects GRUs only.",
+            widget="segmented", options=lambda: {k: c.label for k, c in CELLS.items()}),
+    Setting("hidden_size", 32, "Hidden units", "Units per layer: the size of the hidden state h, "
+            "i.e. how much the network can remember.", 1, 1024, 1),
+    Setting("num_layers", 1, "Layers", "Stacked recurrent layers; layer k reads the hidden states "
+            "of layer k-1.", 1, 6, 1, widget="slider"),
+    Setting("dropout", 0.0, "Dropout between layers", "Randomly zeroes this share of a layer's "
+            "outputs during training. PyTorch applies it between stacked layers only, so it needs "
+            "2 or more layers.", 0.0, 0.9, 0.05, fmt="%.2f", widget="slider"),
+    Setting("bidirectional", False, "Bidirectional",
+            "Also read each window backwards and combine both summaries.", widget="toggle"),
     # training
-    Setting("lr", 0.005),
-    Setting("batch_size", 32),
-    Setting("epochs", 60),
-    Setting("clip_grad", 1.0),
-    Setting("patience", 15),
-    Setting("seed", 0),
-    Setting("device", "auto"),
+    Setting("lr", 0.005, "Learning rate", "Step size of the Adam optimiser. Typical: 0.001 to "
+            "0.01; too high and the loss jumps or diverges.", 1e-5, 1.0, 5e-4, fmt="%.4f"),
+    Setting("batch_size", 32, "Batch (windows)", "Batch size: windows per optimiser step.",
+            1, 4096, 1),
+    Setting("epochs", 60, "Epochs", "Passes over all training windows.", 1, 5000, 1),
+    Setting("clip_grad", 1.0, "Max grad norm", "Gradient clipping: rescale the gradient when its "
+            "norm exceeds this; 0 turns clipping off.", 0.0, 100.0, 0.5, fmt="%.1f"),
+    Setting("patience", 15, "Patience (epochs)", "Early stopping: stop after this many epochs "
+            "without a better validation loss and keep the best weights; 0 turns early stopping "
+            "off.", 0, 1000, 1),
+    Setting("seed", 0, "Seed", "Seeds the initial weights and the shuffling.", 0, MAX_SEED, 1),
+    Setting("device", "auto", "Device", "Where the model trains. 'auto' picks a CUDA GPU, else an "
+            "Apple GPU (MPS), else the CPU. Only devices found on this machine are offered.",
+            widget="segmented", options=_device_options),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -98,26 +253,35 @@ def gen_param_key(gen: str, param: str) -> str:
     return f"gp_{gen}_{param}"
 
 
-def _gen_param_keys() -> list[str]:
-    return [gen_param_key(g.key, p.name) for g in GENERATORS.values() for p in g.params]
+GEN_PARAMS: dict[str, Setting] = {
+    gen_param_key(g.key, p.name): Setting.from_param(gen_param_key(g.key, p.name), p)
+    for g in GENERATORS.values() for p in g.params}
 
 
-def _gen_param_default(gen: str, param: str):
-    for p in GENERATORS[gen].params:
-        if p.name == param:
-            return p.default
-    raise KeyError(param)
+def setting(key: str) -> Setting:
+    """The :class:`Setting` behind session-state key ``key`` (a setting or a generator parameter)."""
+    if key in BY_KEY:
+        return BY_KEY[key]
+    if key in GEN_PARAMS:
+        return GEN_PARAMS[key]
+    raise KeyError(f"{key!r} is not a setting (ui/state.py SETTINGS) nor a generator parameter")
+
+
+def gen_param_keys(gen: str) -> list[str]:
+    """Session-state keys of generator ``gen``'s parameters, in the generator's order."""
+    return [gen_param_key(gen, p.name) for p in GENERATORS[gen].params]
+
+
+def _default(s: Setting):
+    return list(s.default) if isinstance(s.default, list) else s.default
 
 
 def init() -> None:
     """Prepare session state for this script run (see module docstring)."""
     ss = st.session_state
     if not ss.get("_state_ready"):
-        for s in SETTINGS:
-            ss.setdefault(s.key, list(s.default) if isinstance(s.default, list) else s.default)
-        for g in GENERATORS.values():
-            for p in g.params:
-                ss.setdefault(gen_param_key(g.key, p.name), p.default)
+        for s in (*SETTINGS, *GEN_PARAMS.values()):
+            ss.setdefault(s.key, _default(s))
         ss["url_problems"] = apply_query_params(dict(st.query_params))
         ss["_state_ready"] = True
     # Keep widget values alive while their page is not shown: re-assigning a value makes it the
@@ -125,7 +289,7 @@ def init() -> None:
     # widget); the copy under "_settings", which no widget owns, restores any value that was
     # dropped anyway (e.g. a run that bypassed app.py).
     shadow = ss.setdefault("_settings", {})
-    for key in [s.key for s in SETTINGS] + _gen_param_keys():
+    for key in [*BY_KEY, *GEN_PARAMS]:
         if key in ss:
             shadow[key] = ss[key] = ss[key]
         elif key in shadow:
@@ -133,33 +297,43 @@ def init() -> None:
     st.query_params.from_dict(share_params())
 
 
-def apply_query_params(params: dict[str, str]) -> list[str]:
-    """Copy a shared link's parameters into session state; return what could not be used."""
+def _use(name: str, text: str, s: Setting, problems: list[str]) -> None:
+    """Parse and fit one link value into ``st.session_state[s.key]``, noting any problem."""
     ss = st.session_state
-    problems = []
-    gen = params.get("gen", ss.get("gen"))
+    try:
+        value = s.parse(text)
+    except ValueError:
+        problems.append(f"`{name}={text}` is not a valid value; kept {s.show(ss[s.key])}.")
+        return
+    used, why = s.fit(value)
+    if why:
+        problems.append(f"`{name}={text}` {why}; using {s.show(used)}.")
+    ss[s.key] = used
+
+
+def apply_query_params(params: dict[str, str]) -> list[str]:
+    """Copy a shared link's parameters into session state; return what could not be used as given.
+
+    Every value is checked against its setting: an unparsable one keeps the current value, one
+    outside the bounds is clamped, an unknown choice falls back to the default -- each with a
+    message naming the parameter, the value and what is used instead.
+    """
+    problems: list[str] = []
+    for name, text in params.items():             # plain settings first: gp_* depends on gen
+        if name in BY_KEY:
+            _use(name, text, BY_KEY[name], problems)
+    gen = st.session_state.get("gen")
     for name, text in params.items():
         if name in BY_KEY:
-            try:
-                ss[name] = BY_KEY[name].parse(text)
-            except ValueError:
-                problems.append(f"`{name}={text}` is not a valid value; kept {ss[name]!r}.")
-        elif name.startswith("gp_") and gen in GENERATORS:
-            param = name[3:]
-            try:
-                default = _gen_param_default(gen, param)
-            except KeyError:
+            continue
+        if name.startswith("gp_"):
+            key = gen_param_key(gen, name[3:])
+            if key in GEN_PARAMS:
+                _use(name, text, GEN_PARAMS[key], problems)
+            else:
                 problems.append(f"`{name}` is not a parameter of generator {gen!r}; ignored.")
-                continue
-            try:
-                ss[gen_param_key(gen, param)] = type(default)(float(text)) if isinstance(default, int) else float(text)
-            except ValueError:
-                problems.append(f"`{name}={text}` is not a number; kept the default.")
         else:
             problems.append(f"Unknown link parameter `{name}`; ignored.")
-    if ss.get("gen") not in GENERATORS:
-        problems.append(f"Unknown generator {ss.get('gen')!r}; using the default.")
-        ss["gen"] = BY_KEY["gen"].default
     return problems
 
 
@@ -170,13 +344,14 @@ def share_params() -> dict[str, str]:
     for s in SETTINGS:
         value = ss.get(s.key, s.default)
         if value != s.default:
-            out[s.key] = s.format(value)
+            out[s.key] = s.show(value)
     gen = ss.get("gen")
     if ss.get("source") == "generator" and gen in GENERATORS:
         for p in GENERATORS[gen].params:
-            value = ss.get(gen_param_key(gen, p.name), p.default)
-            if value != p.default:
-                out[f"gp_{p.name}"] = str(value)
+            s = GEN_PARAMS[gen_param_key(gen, p.name)]
+            value = ss.get(s.key, s.default)
+            if value != s.default:
+                out[f"gp_{p.name}"] = s.show(value)
     return out
 
 
@@ -187,27 +362,17 @@ def share_url(page_path: str = "") -> str:
     return f"{base}?{query}" if query else base
 
 
-def fit_number(key: str, lo: float, hi: float, kind: type = float) -> None:
-    """Before drawing a numeric widget: make ``st.session_state[key]`` a ``kind`` inside [lo, hi].
+def fit(key: str, options: Mapping | None = None) -> Setting:
+    """Before drawing a widget: make ``st.session_state[key]`` a value the widget accepts.
 
-    A value from a shared link or from another source may be out of the widget's range or of the
-    wrong type (int vs float), which Streamlit refuses; this clamps and casts it quietly.
+    A value from another page or an older session may be out of range, of the wrong type (int vs
+    float, which Streamlit refuses) or no longer an option; it is fitted quietly (a share link's
+    values were already checked and reported by :func:`apply_query_params`). Returns the setting.
     """
+    s = setting(key)
     ss = st.session_state
-    try:
-        value = kind(ss.get(key, lo))
-    except (TypeError, ValueError):
-        value = kind(lo)
-    ss[key] = kind(min(max(value, lo), hi))
-
-
-def ensure_option(key: str, options, fallback=None) -> None:
-    """Before drawing a choice widget: reset ``st.session_state[key]`` if it is not an option."""
-    ss = st.session_state
-    options = list(options)
-    if ss.get(key) not in options:
-        default = BY_KEY[key].default if key in BY_KEY else None
-        ss[key] = fallback if fallback is not None else (default if default in options else options[0])
+    ss[key] = s.fit(ss.get(key, _default(s)), options)[0]
+    return s
 
 
 def gen_params(gen: str) -> dict[str, float | int]:
