@@ -25,7 +25,8 @@ fake ``clock`` call it themselves):
   are checked before queueing; a running job stops at
   ``wall_limit_s`` of wall time since it started.
 * **Leases**: every active job of a session stops (or leaves the queue) once its session has not
-  called :meth:`renew` for ``lease_s`` seconds -- a closed browser tab leaves no work behind.
+  called :meth:`renew` for ``lease_s`` seconds (and ``alive(session)``, if given, says it is gone)
+  -- a closed browser tab leaves no work behind.
 * **Results**: ended jobs stay reachable (for a reload) as long as they are among the
   ``keep_results`` most recently used, used within ``result_ttl_s`` and within
   ``max_result_bytes`` in total; an evicted job drops its model and data (``job.evicted``).
@@ -74,6 +75,9 @@ class Scheduler:
         every forecaster spec before it is queued and listed by :meth:`limit_rows`.
     limit_check : callable, optional
         Any further ``limit_check(spec)`` that raises :class:`DataError` for a job too big.
+    alive : callable, optional
+        ``alive(session) -> bool``, asked before a lapsed lease is expired: True (e.g. the
+        session's browser tab is still connected) renews it instead.
     autostart : bool
         Run :meth:`tick` every ``tick_s`` in a daemon thread.
     """
@@ -81,12 +85,13 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig | None = None, *, backend=None,
                  clock: Callable[[], float] = time.monotonic,
                  limits=None, limit_check: Callable[[object], None] | None = None,
+                 alive: Callable[[str], bool] | None = None,
                  autostart: bool = True, tick_s: float = 0.2):
         self.config = config if config is not None else SchedulerConfig()
         self.backend = backend if backend is not None else LocalBackend()
         slots = self.backend.slots() if self.config.max_running <= 0 else None
         self.max_running = int(slots or self.config.resolved_max_running())
-        self.limits, self.limit_check = limits, limit_check
+        self.limits, self.limit_check, self.alive = limits, limit_check, alive
         self.clock, self.tick_s = clock, tick_s
         self.rate = float(self.config.rate)
         self._lock = threading.RLock()
@@ -292,7 +297,9 @@ class Scheduler:
                         self._stop_locked(h, f"Stopped: the wall-time limit of "
                                              f"{self.config.wall_limit_s:.0f} s was reached.")
                 for session, expiry in list(self._leases.items()):
-                    if now > expiry:
+                    if now > expiry and self.alive is not None and self.alive(session):
+                        self._leases[session] = now + self.config.lease_s
+                    elif now > expiry:
                         del self._leases[session]
                         for h in self.session_jobs(session):
                             self._stop_locked(h, f"Stopped: the session that started it was "

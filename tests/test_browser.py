@@ -319,7 +319,7 @@ def test_share_link_as_first_request_after_server_start(browser, app_server):
         bh.goto(pg, server.url, "train", {"hidden_size": 8})
         bh.screenshot(pg, "train_deep_link_first")
         names = [t.strip().split("\n")[-1] for t in pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
-        assert names == ["Data", "Train", "Forecast", "Gates"], (
+        assert names[:4] == ["Data", "Train", "Forecast", "Gates"], (
             f"a share link opened first after a server start did not get app.py's navigation "
             f"(sidebar pages {names}): Streamlit ran the page file on its own in its legacy "
             f"'pages/ folder' mode. Keep the page scripts in a folder not named pages/.")

@@ -398,3 +398,20 @@ def test_cost_is_steps_times_lookback_times_parameters_batch_and_overhead(small_
     steps = int(np.ceil(len(small_ds.train) / 16)) * 4
     assert spec.cost() == pytest.approx(steps * 12 * (P * 16 + 750_000 * 2 * 1))
     assert spec.work() == P * len(small_ds.train) * 4
+
+
+def test_a_connected_session_keeps_its_lease_without_renewing_and_loses_it_once_gone():
+    clock, connected = Clock(), {"tab": True}
+    s = Scheduler(SchedulerConfig(max_running=1, lease_s=60), clock=clock, autostart=False,
+                  alive=lambda session: connected.get(session, False))
+    job = s.submit("tab", FakeSpec())
+    clock.t += 61
+    s.tick()
+    assert job.state == "running"                       # lapsed, but the tab is connected
+    connected["tab"] = False
+    clock.t += 59
+    s.tick()
+    assert job.state == "running"                       # renewed at +61: good until +121
+    clock.t += 2
+    s.tick()
+    assert job.state == "stopped"

@@ -7,6 +7,11 @@ settings since. A model restored from an uploaded bundle takes the same shape.
 
 The Train page's buttons call :func:`on_start`, :func:`on_pause`, :func:`on_resume` and
 :func:`on_stop` (their ``on_click``): they only start the run or set its events, never draw.
+
+Every run goes through the server's scheduler (``ui.server.scheduler``): ``Job.run`` is a
+``gru_core.jobs.JobHandle`` with TrainingRun's interface, queued until a training slot is free
+(:func:`queue_line`), held by this session's lease, and refused while the session has another
+job (a sweep): the message asks to press Start again, which stops that job and starts this one.
 """
 from __future__ import annotations
 
@@ -22,9 +27,11 @@ from gru_core.bundle import load_bundle, save_bundle
 from gru_core.data import prepare_series
 from gru_core.errors import DataError
 from gru_core.model import Forecaster, ModelConfig
-from gru_core.train import TrainConfig, TrainingRun
+from gru_core.jobs import ForecastSpec, JobHandle, describe_wait
+from gru_core.scheduler import SessionBusy
+from gru_core.train import TrainConfig
 from gru_core.windows import Dataset, make_dataset
-from ui import data_source, state
+from ui import data_source, server, state
 
 
 log = logging.getLogger("gru_lab")
@@ -35,7 +42,7 @@ FIRST_POINT_WAIT_S = 0.5
 class Job:
     """One training run and everything needed to interpret its model."""
 
-    run: TrainingRun
+    run: JobHandle                   # the scheduler's handle (TrainingRun's interface)
     dataset: Dataset
     model_cfg: ModelConfig
     train_cfg: TrainConfig
@@ -65,25 +72,46 @@ def is_running() -> bool:
     return bool(j and j.run.running)
 
 
-def start() -> Job:
-    """Build the dataset and model from the current settings and start training in the background."""
+def start(replace: bool = False) -> Job:
+    """Submit a run of the current settings to the scheduler (it starts when a slot is free).
+
+    Raises ``gru_core.scheduler.SessionBusy`` while this session has another job, unless
+    ``replace`` (then that job is stopped); ``DataError`` for settings over a server limit.
+    """
     if is_running():
         raise RuntimeError("A run is already in progress; stop it first.")
     ds = data_source.current_dataset()
     model_cfg = data_source.model_config(ds)
     train_cfg = data_source.train_config()
-    run = TrainingRun(ds, model_cfg, train_cfg)
+    run = server.scheduler().submit(server.token(), ForecastSpec(ds, model_cfg, train_cfg),
+                                    label=data_source.source_label(), replace=replace)
     new = Job(run=run, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
               source=data_source.source_label(), setup=state.share_params())
     st.session_state["job"] = new
     st.session_state["model_source"] = "run"
-    run.start()
     # Give the first optimiser steps a moment (at most FIRST_POINT_WAIT_S), so the page rerun that
     # follows the Start click already draws a loss point instead of waiting for the next refresh.
     deadline = time.monotonic() + FIRST_POINT_WAIT_S
-    while time.monotonic() < deadline and run.running and run.snapshot().step == 0:
+    while (time.monotonic() < deadline and run.running and run.state != "queued"
+           and run.snapshot().step == 0):
         time.sleep(0.02)
     return new
+
+
+def queue_line(j: Job) -> str | None:
+    """"Waiting for a training slot: 2nd in line, ~40 s ..." while the run is queued, else None."""
+    if j.run.state != "queued":
+        return None
+    sched = server.scheduler()
+    return (f"Waiting for a training slot: {describe_wait(j.run.position, j.run.eta_s)}. This "
+            f"server trains {sched.max_running} run(s) at once; the rest wait in line, first come "
+            "first served.")
+
+
+def limit_rows(ds: Dataset) -> list[dict]:
+    """The server's limits next to what the current settings would use (for the Train page)."""
+    spec = ForecastSpec(ds, data_source.model_config(ds), data_source.train_config())
+    return server.scheduler().limit_rows(spec)
 
 
 def paused() -> bool:
@@ -99,8 +127,11 @@ def on_start() -> None:
     ss = st.session_state
     ss["start_error"] = None
     ss["pause_requested"] = False
+    replace, ss["start_busy"] = bool(ss.get("start_busy")), False
     try:
-        start()
+        start(replace=replace)
+    except SessionBusy as exc:       # a sweep is going: a second Start stops it
+        ss["start_error"], ss["start_busy"] = str(exc), True
     except DataError as exc:
         ss["start_error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 -- shown as a message, never a traceback
@@ -133,7 +164,7 @@ def trained() -> Trained | None:
     if ss.get("model_source") == "bundle" and ss.get("bundle_trained") is not None:
         return ss["bundle_trained"]
     j = job()
-    if j is None or j.run.running:
+    if j is None or j.run.running or j.run.model is None:   # None: queued, or freed (evicted)
         return None
     p = j.run.snapshot()
     if p.step == 0:

@@ -88,11 +88,25 @@ def cost_line(ds) -> None:
                      "session, give the cost of a step; it is scaled to these settings by the number of "
                      "recurrent steps and floating-point operations. A rough guide (often within a factor "
                      "of 2; a busy machine is slower); early stopping can end sooner.")
+    limits_line(ds)
     if seconds > SLOW_S:
         st.warning(f"These settings will take about **{fmt_s(seconds)}** on {device.upper()} "
                    f"({tc.epochs} epochs × {len(ds.train):,} windows, {n:,} parameters). For a quicker "
                    "run use fewer epochs, a smaller hidden size or fewer layers, a shorter lookback, or a "
                    "larger batch.", icon=":material/schedule:")
+
+
+def limits_line(ds) -> None:
+    """This server's limits for one run, next to what these settings would use (before Start)."""
+    rows = runs.limit_rows(ds)
+    over = [r for r in rows if not r["within"]]
+    st.caption("**Server limits per run:** " + " · ".join(
+        f"{r['limit']} {r['this run']} of {r['server limit']}" for r in rows[:3]) +
+        ". A run past its wall time is stopped (keeping its weights).")
+    for r in over:
+        st.warning(f"Over this server's limit on {r['limit']}: {r['this run']} > "
+                   f"{r['server limit']}. Lower the epochs, the model size or the data.",
+                   icon=":material/block:")
 
 
 def controls(ds) -> None:
@@ -169,6 +183,10 @@ def live_view(running: bool) -> None:
                     "The loss curves appear here as the model learns.", icon=":material/info:")
             return
         p = j.run.snapshot()
+        if (waiting := runs.queue_line(j)) is not None:       # queued on the server's scheduler
+            st.caption(run_caption(j))
+            st.info(waiting, icon=":material/hourglass_top:")
+            return
         if running and p.done and ss.get("_ended_rerun") != j.started:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
