@@ -24,24 +24,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-
-from gru_core.model import Forecaster, ModelConfig
+from gru_core.limits import STEP_OVERHEAD, n_params
+from gru_core.model import ModelConfig
 from gru_core.progress import Progress
-from gru_core.task import seeded_global_rng
 from gru_core.train import TrainConfig, TrainingRun
 
 QUEUED = "queued"
 ACTIVE = ("queued", "running", "paused")
 LIST_ITEM_BYTES = 32          # one float in a Python list: the pointer and the float object
-
-
-def n_params(cfg: ModelConfig) -> int:
-    """Trainable parameters of ``Forecaster(cfg)``, counted on PyTorch's meta device (no memory,
-    no weights drawn)."""
-    with seeded_global_rng(torch.device("cpu")), torch.device("meta"):
-        model = Forecaster(cfg)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 @dataclass
@@ -65,8 +55,6 @@ class ForecastSpec:
     def cost(self) -> float:
         """Expected compute of the whole run, in ``gru_core.limits`` step-work units: optimiser
         steps x lookback x (parameters x batch + per-timestep overhead x layers x directions)."""
-        from gru_core.limits import STEP_OVERHEAD
-
         cfg, B = self.model_cfg, self.train_cfg.batch_size
         steps = -(-len(self.dataset.train) // B) * self.train_cfg.epochs
         per_step = self.dataset.window.lookback * (
