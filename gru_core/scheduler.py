@@ -208,7 +208,8 @@ class Scheduler:
 
     def limit_rows(self, spec) -> list[dict]:
         """What the Train page states before Start: each limit, this run's value, and whether it fits."""
-        work, est, lim = spec_work(spec), self.estimate_s(spec), run_estimate(self.limits, spec)
+        work, lim = spec_work(spec), run_estimate(self.limits, spec)
+        est = self.estimate_s(spec, capped=False)
         rows = [{"limit": "size (parameters × training windows × epochs)",
                  "this run": "—" if work is None else f"{work:.3g}",
                  "server limit": f"{self.config.max_work:.3g}",
@@ -246,11 +247,12 @@ class Scheduler:
 
     # ---- estimates
 
-    def estimate_s(self, spec) -> float:
-        """Expected run time of ``spec`` at the measured speed, at most the wall-time limit."""
+    def estimate_s(self, spec, capped: bool = True) -> float:
+        """Expected run time of ``spec`` at the measured speed (``capped``: at most the wall-time
+        limit, where the scheduler stops it)."""
         cost = spec_cost(spec)
         guess = cost / self.rate if cost is not None else 60.0
-        return min(guess, self.config.wall_limit_s)
+        return min(guess, self.config.wall_limit_s) if capped else guess
 
     def _remaining_s(self, h: JobHandle, now: float) -> float:
         p = h.peek()

@@ -186,9 +186,10 @@ def test_size_limit_and_limit_check_refuse_before_queueing():
 
 def test_limit_rows_state_the_limits_for_a_run():
     s = make(max_work=1000, wall_limit_s=60, rate=10.0)
-    rows = s.limit_rows(FakeSpec(work=2000))
+    rows = s.limit_rows(FakeSpec(work=2000))              # 2000 units at 10 per s: 200 s
     assert rows[0]["this run"] == "2e+03" and rows[0]["within"] is False
-    assert rows[1]["server limit"] == "60 s" and rows[1]["this run"] == "~60 s (estimate)"
+    assert rows[1]["server limit"] == "60 s" and rows[1]["this run"] == "~200 s (estimate)"
+    assert rows[1]["within"] is False and s.estimate_s(FakeSpec(work=2000)) == 60.0
 
 
 def test_queue_full():
