@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/memory.py", title="Memory", icon=":material/history:"),
     st.Page("pages/text.py", title="Text", icon=":material/article:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_view:"),
 ]
 
 state.init()

@@ -7,6 +7,11 @@ settings since. A model restored from an uploaded bundle takes the same shape.
 
 The Train page's buttons call :func:`on_start`, :func:`on_pause`, :func:`on_resume` and
 :func:`on_stop` (their ``on_click``): they only start the run or set its events, never draw.
+
+Every run goes through the server's scheduler (``ui.server.scheduler``): ``Job.run`` is a
+``gru_core.jobs.JobHandle`` with TrainingRun's interface, queued until a training slot is free
+(:func:`queue_line`), held by this session's lease, and refused while the session has another
+job (a sweep): the message asks to press Start again, which stops that job and starts this one.
 """
 from __future__ import annotations
 
@@ -25,10 +30,12 @@ from gru_core.bundle import load_bundle, save_bundle
 from gru_core.data import prepare_series
 from gru_core.errors import DataError
 from gru_core.model import Forecaster, ModelConfig
+from gru_core.jobs import ForecastSpec, JobHandle, describe_wait
 from gru_core.progress import Progress
+from gru_core.scheduler import SessionBusy
 from gru_core.train import TrainConfig, TrainingRun
 from gru_core.windows import Dataset, make_dataset, split_bounds
-from ui import data_source, state
+from ui import data_source, server, state
 from ui.safe import md
 
 
@@ -40,7 +47,7 @@ FIRST_POINT_WAIT_S = 0.5
 class Job:
     """One training run and everything needed to interpret its model."""
 
-    run: TrainingRun
+    run: JobHandle                   # the scheduler's handle (TrainingRun's interface)
     dataset: Dataset
     model_cfg: ModelConfig
     train_cfg: TrainConfig
@@ -209,8 +216,31 @@ class AutoRun:
         inner.run()
 
 
-def start() -> Job:
-    """Build the dataset and model from the current settings and start training in the background.
+@dataclass
+class LiveSpec(ForecastSpec):
+    """The Train page's run as the scheduler builds it when a slot is free: a plain forecaster run
+    with the gate tape attached, or an :class:`AutoRun` (transform "auto"). Costs, limits and
+    memory come from :class:`gru_core.jobs.ForecastSpec`. Local backend only (it holds the job)."""
+
+    job: Any = None
+    tape_window: int = 0
+    auto: tuple | None = None        # (series, recipe, season) for the "auto" transform
+
+    def build(self):
+        if self.auto is not None:
+            series, recipe, season = self.auto
+            return AutoRun(self.job, series, recipe, season, self.model_cfg, self.train_cfg,
+                           tape_window=self.tape_window)
+        run = TrainingRun(self.dataset, self.model_cfg, self.train_cfg)
+        self.job.tape = attach_tape(run, self.dataset, self.tape_window)
+        return run
+
+
+def start(replace: bool = False) -> Job:
+    """Submit a run of the current settings to the server's scheduler (it starts when a slot is
+    free); raises ``gru_core.scheduler.SessionBusy`` while this session has another job, unless
+    ``replace`` (then that job is stopped).
+
 
     The settings are checked against the server's limits first (``DataError`` past any of them),
     so a share link or a stale Start button cannot start a run the Train page would refuse. With
@@ -225,21 +255,21 @@ def start() -> Job:
     data_source.check_run(ds, model_cfg, train_cfg)
     new = Job(run=None, dataset=ds, model_cfg=model_cfg, train_cfg=train_cfg,
               source=data_source.source_label(), setup=state.share_params())
-    window = _lab_window()
+    auto = None
     if st.session_state.get("transform") == "auto":
-        run = AutoRun(new, ds.series, data_source.recipe(), data_source.train_season(ds.series),
-                      model_cfg, train_cfg, tape_window=window)
-    else:
-        run = TrainingRun(ds, model_cfg, train_cfg)
-        new.tape = attach_tape(run, ds, window)
+        auto = (ds.series, data_source.recipe(), data_source.train_season(ds.series))
+    spec = (ForecastSpec(ds, model_cfg, train_cfg) if server.uses_ray() else
+            LiveSpec(ds, model_cfg, train_cfg, job=new, tape_window=_lab_window(), auto=auto))
+    run = server.scheduler().submit(server.token(), spec, label=data_source.source_label(),
+                                    replace=replace)
     new.run = run
     st.session_state["job"] = new
     st.session_state["model_source"] = "run"
-    run.start()
     # Give the first optimiser steps a moment (at most FIRST_POINT_WAIT_S), so the page rerun that
     # follows the Start click already draws a loss point instead of waiting for the next refresh.
     deadline = time.monotonic() + FIRST_POINT_WAIT_S
-    while time.monotonic() < deadline and run.running and run.snapshot().step == 0:
+    while (time.monotonic() < deadline and run.running and run.state != "queued"
+           and run.snapshot().step == 0):
         time.sleep(0.02)
     return new
 
@@ -281,12 +311,30 @@ def remember_finished() -> None:
         return
     key = f"run:{id(j.run)}:{j.started}"
     h = history()
-    if key not in h.keys:
+    run = getattr(j.run, "run", j.run)                # the scheduler's handle -> its run
+    run = getattr(run, "inner", None) or run          # an AutoRun -> the winner's TrainingRun
+    if key not in h.keys and run is not None:
         try:
-            h.add_run(j.run, source=j.source, key=key, setup=j.setup, tape=j.tape)
+            h.add_run(run, source=j.source, key=key, setup=j.setup, tape=j.tape)
         except DataError as exc:   # e.g. nothing to score: keep the app going, try once only
             h.keys.add(key)
             log.warning("Run not added to the history: %s", exc)
+
+
+def queue_line(j: Job) -> str | None:
+    """"Waiting for a training slot: 2nd in line, ~40 s ..." while the run is queued, else None."""
+    if j.run.state != "queued":
+        return None
+    sched = server.scheduler()
+    return (f"Waiting for a training slot: {describe_wait(j.run.position, j.run.eta_s)}. This "
+            f"server trains {sched.max_running} run(s) at once; the rest wait in line, first come "
+            "first served.")
+
+
+def limit_rows(ds: Dataset) -> list[dict]:
+    """The server's limits next to what the current settings would use (for the Train page)."""
+    spec = ForecastSpec(ds, data_source.model_config(ds), data_source.train_config())
+    return server.scheduler().limit_rows(spec)
 
 
 def paused() -> bool:
@@ -302,8 +350,11 @@ def on_start() -> None:
     ss = st.session_state
     ss["start_error"] = None
     ss["pause_requested"] = False
+    replace, ss["start_busy"] = bool(ss.get("start_busy")), False
     try:
-        start()
+        start(replace=replace)
+    except SessionBusy as exc:       # a sweep is going: a second Start stops it
+        ss["start_error"], ss["start_busy"] = str(exc), True
     except DataError as exc:
         ss["start_error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 -- shown as a message, never a traceback
@@ -336,7 +387,7 @@ def trained() -> Trained | None:
     if ss.get("model_source") == "bundle" and ss.get("bundle_trained") is not None:
         return ss["bundle_trained"]
     j = job()
-    if j is None or j.run.running:
+    if j is None or j.run.running or j.run.model is None:   # None: queued, or freed (evicted)
         return None
     p = j.run.snapshot()
     if p.step == 0:

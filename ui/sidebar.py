@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data_source, runs, state
-from ui.widgets import setting_input
+from gru_core.jobs import describe_wait
+from ui import data_source, runs, server, state
 from ui.safe import md
+from ui.widgets import setting_input
 
 devices = state.devices          # gru_core.device.device_report(), asked once per server process
 
@@ -25,16 +26,21 @@ def _run_line() -> str | None:
     if j is None:
         return None
     p = j.run.snapshot()
+    if p.state == "queued":
+        return f"**Run** · queued, {describe_wait(j.run.position, j.run.eta_s)}"
     if p.state in ("running", "paused"):
         return f"**Run** · {p.state}, epoch {p.epoch}/{p.epochs}"
     return f"**Run** · {p.state.replace('_', ' ')}"
 
 
 def _run_status() -> None:
-    """The run's state; refreshes itself every 2 s while a run is going, on every page (the
-    Train page's own live view refreshes twice a second; each refresh costs the browser work)."""
-    @st.fragment(run_every=2.0 if runs.is_running() else None)
+    """The run's state; refreshes itself every 2 s while this session has a job (a run or sweep
+    trials), on every page, and each refresh renews the job's lease (``ui.server.renew``): a
+    closed tab stops renewing, and the scheduler stops its job. (The Train page's own live view
+    refreshes twice a second; each refresh costs the browser work.)"""
+    @st.fragment(run_every=2.0 if runs.is_running() or server.active() else None)
     def run_status() -> None:
+        server.renew()
         line = _run_line()
         if line:
             st.caption(line)
@@ -56,6 +62,7 @@ def draw() -> None:
             st.warning(msg)
         with st.expander("Share this setup", icon=":material/link:"):
             st.caption("The address bar always holds a link to the current setup (data source, "
-                       "generator parameters, model and training settings, seed). Uploaded files "
-                       "are not part of a link.")
+                       "generator parameters, model and training settings, seed) and to this "
+                       "session (`s=`: reload to get it back; do not share it). The link below "
+                       "has the setup only. Uploaded files are not part of it.")
             st.code(state.share_url(), language=None, wrap_lines=True)

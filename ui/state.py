@@ -16,7 +16,11 @@ values against the same bounds, so a bound is written in exactly one place.
 2. it keeps a copy of every setting under a key no widget owns and restores values Streamlit
    dropped (it forgets a widget's value once the user leaves the widget's page);
 3. it writes the settings that differ from their defaults back to the URL, so the address bar is
-   always a link that reproduces the current setup -- with the values actually used.
+   always a link that reproduces the current setup -- with the values actually used;
+4. session token (``ui.server``): the address bar also carries ``s=<token>``; every run saves the
+   settings, the uploaded file and the job in the server-side record behind it, and a session
+   whose first URL has a token the server still holds (F5, a reopened tab) gets that record back
+   instead of reading the link. The "Share this setup" link (:func:`share_url`) has no token.
 
 Generator parameters are dynamic: ``gp_<generator>_<param>`` in session state, ``gp_<param>`` in
 the URL (only the chosen generator's).
@@ -50,7 +54,10 @@ from gru_core.generators import GENERATORS, MAX_LENGTH, MIN_LENGTH, Param
 from gru_core.model import CELLS
 from gru_core.transforms import TRANSFORMS
 from gru_core.windows import SCALER_KINDS
+from ui import server
 from ui.safe import code
+
+TOKEN_PARAM = "s"                    # the session token in the address bar (ui/server.py)
 
 DEFAULT_SAMPLE = "sunspots"          # a GRU clearly beats both baselines here with the defaults
 MAX_SEED = 2**31 - 1
@@ -299,7 +306,9 @@ def init() -> None:
     if not ss.get("_state_ready"):
         for s in (*SETTINGS, *GEN_PARAMS.values()):
             ss.setdefault(s.key, _default(s))
-        ss["url_problems"] = apply_query_params(dict(st.query_params))
+        params = dict(st.query_params)
+        restored = server.attach(params.pop(TOKEN_PARAM, None))
+        ss["url_problems"] = [] if restored else apply_query_params(params)
         ss["_state_ready"] = True
     # Keep widget values alive while their page is not shown: re-assigning a value makes it the
     # session's own (Streamlit drops a widget's value at the end of a run that did not draw the
@@ -311,7 +320,8 @@ def init() -> None:
             shadow[key] = ss[key] = ss[key]
         elif key in shadow:
             ss[key] = shadow[key]
-    st.query_params.from_dict(share_params())
+    token = server.save([*BY_KEY, *GEN_PARAMS])
+    st.query_params.from_dict({**share_params(), TOKEN_PARAM: token})
 
 
 def quote(value) -> str:

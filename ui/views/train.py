@@ -7,7 +7,7 @@ import streamlit as st
 
 from gru_core import charts
 from gru_core.errors import DataError
-from ui import data_source, runs, sidebar, state
+from ui import data_source, runs, server, sidebar, state
 from ui.guard import error_text, explain_missing
 from ui.safe import md
 
@@ -73,7 +73,10 @@ def limits_line(est) -> None:
     """Each estimate next to the server's limit, on one caption line; past a limit, which to lower."""
     parts = [f"{r['what']} {r['estimate']} of {r['limit']}" if r["within"]
              else f":red[**{r['what']} {r['estimate']} of {r['limit']}**]" for r in est.rows()]
-    st.caption("**Server limits** (estimate of limit) · " + " · ".join(parts))
+    wall = server.scheduler().config.wall_limit_s
+    st.caption("**Server limits** (estimate of limit) · " + " · ".join(parts)
+               + f" · wall time {wall / 60:.0f} min per run (a run past it is stopped, keeping its "
+                 "weights; pauses count)")
     if not est.ok:
         st.warning("**Too big for this server, so Start is disabled:** "
                    + "; ".join(est.problems()) + ".", icon=":material/block:")
@@ -209,6 +212,10 @@ def live_view(running: bool) -> None:
                     "The loss curves appear here as the model learns.", icon=":material/info:")
             return
         p = j.run.snapshot()
+        if (waiting := runs.queue_line(j)) is not None:       # queued on the server's scheduler
+            st.caption(run_caption(j))
+            st.info(waiting, icon=":material/hourglass_top:")
+            return
         if running and p.done and ss.get("_ended_rerun") != j.started:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
