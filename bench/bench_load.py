@@ -124,10 +124,26 @@ async def session(i: int, browser, base: str, epochs: int, shared: dict) -> dict
     ctx = await browser.new_context(viewport=bh.VIEWPORT)
     page = await ctx.new_page()
     page.set_default_timeout(180_000)
+    try:
+        return await _session(i, role, rec, ctx, page, base, epochs, shared)
+    except Exception as exc:  # noqa: BLE001 -- report it, keep the other sessions going
+        rec["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        shared["states"][i] = "error"
+        try:
+            await page.screenshot(path=str(bh.ARTIFACTS / f"bench_load_session{i}.png"))
+            await ctx.close()
+        except Exception:  # noqa: BLE001
+            pass
+        rec["closed_at"] = time.monotonic()
+        return rec
+
+
+async def _session(i, role, rec, ctx, page, base, epochs, shared) -> dict:
+    await asyncio.sleep(1.0 * i)                    # a class joins over a few seconds
     await page.goto(bh.page_url(base, "train", {**SETUP, "epochs": epochs, "seed": i}),
                     wait_until="domcontentloaded")
     await ready(page)
-    await page.get_by_role("button", name=re.compile("Start training")).click()
+    await page.locator(".st-key-btn_start button").click()
     await page.wait_for_function("(sel) => /Run\\s*·/.test(document.querySelector(sel).innerText)",
                                  arg=bh.SIDEBAR, polling=200)
     shared["states"][i] = await run_state(page)
@@ -191,6 +207,13 @@ async def drive(base: str, n: int, epochs: int) -> tuple[list, list]:
     fresh: list[float] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=bh.CHROMIUM, args=bh.CHROMIUM_ARGS)
+        # The teacher opens the app first: a fresh server's first requests must not all be deep
+        # links at once (Streamlit's legacy pages/ mode until app.py's st.navigation has run).
+        ctx = await browser.new_context(viewport=bh.VIEWPORT)
+        page = await ctx.new_page()
+        await page.goto(bh.page_url(base, "data"), wait_until="domcontentloaded")
+        await ready(page)
+        await ctx.close()
         vis = asyncio.create_task(visitor(browser, base, shared, fresh))
         results = await asyncio.gather(*(session(i, browser, base, epochs, shared)
                                          for i in range(n)))
@@ -274,8 +297,8 @@ def main() -> int:
             if r["role"] == "reload" else ""
         print(f"  session {r['session']} ({r['role']:6s}): end {r['state'] or '-':9s} "
               f"page latency while queued p50 {pct(l, .5):5.2f} s p95 {pct(l, .95):5.2f} s "
-              f"({len(l)} samples){extra}")
-        ok &= r["role"] != "reload" or bool(r.get("restored"))
+              f"({len(l)} samples){extra}{' ERROR ' + r['error'] if 'error' in r else ''}")
+        ok &= (r["role"] != "reload" or bool(r.get("restored"))) and "error" not in r
     print(f"page latency while a run was queued (all staying sessions): p50 {pct(lat, .5):.2f} s, "
           f"p95 {pct(lat, .95):.2f} s over {len(lat)} page loads")
     print(f"fresh visitor's Data page while a run was queued: {len(fresh)} loads, "
