@@ -17,6 +17,7 @@ from gru_core.model import ModelConfig
 from gru_core.train import TrainConfig
 from gru_core.transforms import TRANSFORMS
 from gru_core.windows import split_bounds
+from ui import runs
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"source": "generator", "gen": "sine", "gen_length": 300, "lookback": 12, "horizon": 3,
@@ -86,10 +87,11 @@ def test_auto_ends_with_a_trained_winner_and_states_the_choice():
     p = job.run.snapshot()
     assert p.state in ("finished", "early_stopped"), p.reason
     assert p.step > 0
-    res = job.run.result
+    auto = runs.auto_run(job)                      # the AutoRun behind the scheduler's handle
+    res = auto.result
     assert job.dataset.transform.key == res.transform and job.dataset.window.lookback == res.lookback
     assert job.model_cfg.window_norm == TRANSFORMS[res.transform].window_norm
-    assert job.run.done_candidates == len(res.table)
+    assert auto.done_candidates == len(res.table)
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     said = " ".join(s.value for s in at.success)

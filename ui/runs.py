@@ -304,6 +304,15 @@ def history():
     return st.session_state.setdefault("runs_history", RunHistory())
 
 
+def auto_run(j: Job | None) -> "AutoRun | None":
+    """The :class:`AutoRun` behind a job (transform "auto"), or None: its ``status`` line while
+    choosing and its ``result`` (the pick and why) after."""
+    if j is None:
+        return None
+    run = j.run.run if isinstance(j.run, JobHandle) else j.run
+    return run if isinstance(run, AutoRun) else None
+
+
 def remember_finished() -> None:
     """Add the job's run to the history once it has ended (called whenever its model is read)."""
     j = job()
@@ -311,8 +320,9 @@ def remember_finished() -> None:
         return
     key = f"run:{id(j.run)}:{j.started}"
     h = history()
-    run = getattr(j.run, "run", j.run)                # the scheduler's handle -> its run
-    run = getattr(run, "inner", None) or run          # an AutoRun -> the winner's TrainingRun
+    run = j.run.run if isinstance(j.run, JobHandle) else j.run   # the scheduler's handle -> its run
+    if isinstance(run, AutoRun):
+        run = run.inner                                           # -> the winner's TrainingRun
     if key not in h.keys and run is not None:
         try:
             h.add_run(run, source=j.source, key=key, setup=j.setup, tape=j.tape)
@@ -395,7 +405,7 @@ def trained() -> Trained | None:
     return Trained(model=j.run.model, dataset=j.dataset, model_cfg=j.model_cfg,
                    label=f"{j.model_cfg.cell.upper()} run on {j.source} ({p.state}, epoch {p.epoch})",
                    key=f"run:{id(j.run)}:{j.started}", train_cfg=j.train_cfg,
-                   auto=getattr(j.run, "result", None))
+                   auto=a.result if (a := auto_run(j)) is not None else None)
 
 
 # ------------------------------------------------------------------------------ model bundles

@@ -220,10 +220,11 @@ def live_view(running: bool) -> None:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
         st.caption(run_caption(j))
-        if status := getattr(j.run, "status", ""):
-            st.info(f"Auto: {status}. The winner then trains here live.", icon=":material/manage_search:")
-        if (chosen := getattr(j.run, "result", None)) is not None:
-            auto_choice(chosen)
+        auto = runs.auto_run(j)
+        if auto is not None and auto.status:
+            st.info(f"Auto: {auto.status}. The winner then trains here live.", icon=":material/manage_search:")
+        if auto is not None and auto.result is not None:
+            auto_choice(auto.result)
         if p.state == "paused":
             st.info("Paused. Press **Resume** to continue or **Stop** to keep the model as it is.",
                     icon=":material/pause:")
