@@ -38,7 +38,7 @@ if sync_playwright is not None:
 FAST_TRAIN = {
     "source": "generator", "gen": "sine", "gen_length": 600,
     "lookback": 16, "horizon": 4, "hidden_size": 8, "batch_size": 16,
-    "epochs": 300, "patience": 0, "device": "cpu",
+    "epochs": 300, "patience": 0, "device": "cpu", "transform": "none",   # no "auto" pre-search
 }
 
 
@@ -50,7 +50,7 @@ def _unavailable(reason: str):
 
 
 # ---------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_server():
     if sync_playwright is None:
         _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
@@ -70,7 +70,7 @@ def app_server():
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(app_server):
     with sync_playwright() as p:
         b = bh.launch_chromium(p)

@@ -22,7 +22,8 @@ except ImportError:  # pragma: no cover
 TIMEOUT_MS = 60_000
 SMALL = {"width": 1280, "height": 720}
 FAST_TRAIN = {"source": "generator", "gen": "sine", "gen_length": 600, "lookback": 16, "horizon": 4,
-              "hidden_size": 8, "batch_size": 32, "epochs": 3, "patience": 0, "device": "cpu"}
+              "hidden_size": 8, "batch_size": 32, "epochs": 3, "patience": 0, "device": "cpu",
+              "transform": "none"}
 
 
 def _unavailable(reason: str):

@@ -25,7 +25,8 @@ if sync_playwright is not None:
     expect.set_options(timeout=TIMEOUT_MS)
 LEASE_S = 5
 LONG = {"source": "generator", "gen": "sine", "gen_length": 600, "lookback": 16, "horizon": 4,
-        "hidden_size": 8, "batch_size": 16, "epochs": 3000, "patience": 0, "device": "cpu"}
+        "hidden_size": 8, "batch_size": 16, "epochs": 3000, "patience": 0, "device": "cpu",
+        "transform": "none"}
 
 
 def _unavailable(reason: str):
