@@ -14,9 +14,9 @@ page.header(
     "Forecast",
     "How good are the trained model's forecasts? Every number here comes from windows the model "
     "never trained on (the **test** part, or the **validation** part), in the data's own units, "
-    "next to two forecasts that need no learning at all: **naive** (repeat the last value) and "
-    "**seasonal naive** (repeat the value one season back). The verdict compares the model with "
-    "the *better* of the two. Pick a horizon step to follow it through time, or a window to see "
+    "next to classical forecasts: **naive** (repeat the last value), **seasonal naive** (repeat "
+    "the value one season back) and **ETS** exponential smoothing (statsmodels, fitted on the "
+    "training part). The verdict compares the model with the *best* of them. Pick a horizon step to follow it through time, or a window to see "
     "all its steps at once; then download the predictions or the model. Next: open **Gates** to "
     "see what the GRU's reset and update gates did.")
 
