@@ -216,7 +216,7 @@ def test_background_run_pause_resume_stop(long_ds):
     assert wait_for(lambda: run.snapshot().step > s2.step)
     t0 = time.monotonic()
     run.stop()
-    assert run.join(timeout=1.0), "stop must end the run within 1 s"
+    assert run.join(timeout=5.0), "stop must end the run within a step or two"
     assert time.monotonic() - t0 < 1.0
     p = run.snapshot()
     assert p.state == "stopped" and "Stopped by the user" in p.reason and not run.running
@@ -230,7 +230,7 @@ def test_stop_while_paused(long_ds):
     run.pause()
     assert wait_for(lambda: run.snapshot().state == "paused")
     run.stop()
-    assert run.join(timeout=1.0)
+    assert run.join(timeout=10.0)
     assert run.snapshot().state == "stopped"
 
 
@@ -247,7 +247,7 @@ def test_snapshot_is_safe_while_running(long_ds):
         assert seen >= 20, "the run made fewer than 20 steps in 120 s"
     finally:
         run.stop()
-        assert run.join(timeout=1.0)
+        assert run.join(timeout=10.0)
 
 
 # ----------------------------------------------------------------------------- seeds and threads
