@@ -1,5 +1,6 @@
 """Shared pytest fixtures: the bundled sample data (sample_data/), loaded once per test session,
-and the AppTest set-up every page test needs.
+the AppTest set-up every page test needs, and (from tests/browser_fixtures.py) the browser tests'
+``app_server``, ``browser`` and ``page``.
 
 The training thread count is process-wide and fixed by the first run (gru_core.train.train_threads);
 the suite pins it to 1 so that no test's numbers depend on which test happened to train first.
@@ -10,6 +11,7 @@ os.environ.setdefault("GRU_LAB_TRAIN_THREADS", "1")
 
 import pytest  # noqa: E402
 
+from browser_fixtures import app_server, browser, page  # noqa: F401 -- the browser tests' fixtures
 from gru_core.data import list_samples, load_sample, prepare_series
 from ui.legacy_pages import keep_navigation_mode
 

@@ -15,23 +15,19 @@ Fragments flip the script state to running while they poll, so every check is an
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 import browser_helpers as bh
+from browser_fixtures import assert_clean, expect, new_page
 
 pytestmark = pytest.mark.browser
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    sync_playwright = None
-
-TIMEOUT_MS = 30_000          # generous: the CI machine has 2 slow cores
-if sync_playwright is not None:
-    expect.set_options(timeout=TIMEOUT_MS)
+SERVER_LOG = "streamlit.log"   # the fixtures app_server / browser / page: tests/browser_fixtures.py
+TIMEOUT_MS = 30_000            # generous: the CI machine has 2 slow cores
 
 # A small, fast training setup, given to the Train page through its share-link parameters
 # (ui/state.py SETTINGS). Long enough (epochs) that pause / resume / stop happen mid-run.
@@ -40,76 +36,6 @@ FAST_TRAIN = {
     "lookback": 16, "horizon": 4, "hidden_size": 8, "batch_size": 16,
     "epochs": 300, "patience": 0, "device": "cpu", "transform": "none",   # no "auto" pre-search
 }
-
-
-def _unavailable(reason: str):
-    """Skip locally; fail under CI=true, where the browser tests must run."""
-    if bh.in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
-# ---------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def app_server():
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    if not Path(bh.CHROMIUM).exists():
-        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
-    missing = bh.missing_pages()
-    if missing:
-        _unavailable(f"app.py lists page files that do not exist yet: {', '.join(missing)}")
-    for old in bh.SCREENSHOTS.glob("FAILED-*.png"):      # from an earlier session
-        old.unlink()
-    server = bh.StreamlitServer("streamlit.log")
-    try:
-        server.start(timeout=60)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(app_server):
-    with sync_playwright() as p:
-        b = bh.launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, app_server, request):
-    """A fresh browser context (= a fresh Streamlit session) and page.
-
-    Uncaught JavaScript errors fail the test; on failure a screenshot goes to
-    ``artifacts/screenshots/FAILED-<test>.png``.
-    """
-    context = browser.new_context(viewport=bh.VIEWPORT)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    js_errors: list[str] = []
-    pg.on("pageerror", lambda exc: js_errors.append(str(exc)))
-    failed_before = request.session.testsfailed
-    yield pg
-    if request.session.testsfailed > failed_before:
-        try:
-            bh.screenshot(pg, "FAILED-" + re.sub(r"[^\w.-]+", "_", request.node.name))
-        except Exception:  # noqa: BLE001 -- best effort
-            pass
-    context.close()
-    assert not js_errors, f"uncaught JavaScript errors in the page: {js_errors}"
-
-
-# ----------------------------------------------------------------------------------- helpers
-def assert_clean(page, allow_errors: bool = False) -> None:
-    """No Python exception box anywhere; and (unless allowed) no st.error."""
-    expect(page.locator(bh.EXCEPTION)).to_have_count(0)
-    if not allow_errors:
-        errors = page.locator(bh.ERROR_ALERT)
-        if errors.count():
-            raise AssertionError("unexpected st.error on the page: "
-                                 + " | ".join(errors.all_inner_texts()))
 
 
 def wait_chart(page, min_points: int = 1, match: re.Pattern | None = None,
@@ -313,10 +239,8 @@ def test_share_link_as_first_request_after_server_start(browser, app_server):
         server.start(timeout=60)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
-    context = browser.new_context(viewport=bh.VIEWPORT)
+    context, pg = new_page(browser, sys.modules[__name__])
     try:
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_MS)
         bh.goto(pg, server.url, "train", {"hidden_size": 8})
         bh.screenshot(pg, "train_deep_link_first")
         names = [t.strip().split("\n")[-1] for t in pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]

@@ -6,66 +6,24 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 import browser_helpers as bh
+from browser_fixtures import expect, new_page
 
 pytestmark = pytest.mark.browser
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    sync_playwright = None
-
-TIMEOUT_MS = 60_000
-if sync_playwright is not None:
-    expect.set_options(timeout=TIMEOUT_MS)
 LEASE_S = 5
+SERVER_LOG = "streamlit_session.log"   # fixtures app_server / browser: tests/browser_fixtures.py
+SERVER_ENV = {"GRU_LAB_LEASE_S": str(LEASE_S)}
+TIMEOUT_MS = 60_000
 LONG = {"source": "generator", "gen": "sine", "gen_length": 600, "lookback": 16, "horizon": 4,
         "hidden_size": 8, "batch_size": 16, "epochs": 3000, "patience": 0, "device": "cpu",
         "transform": "none"}
-
-
-def _unavailable(reason: str):
-    if bh.in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def app_server():
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    if not Path(bh.CHROMIUM).exists():
-        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
-    missing = bh.missing_pages()
-    if missing:
-        _unavailable(f"app.py lists page files that do not exist yet: {', '.join(missing)}")
-    server = bh.StreamlitServer("streamlit_session.log", extra_env={"GRU_LAB_LEASE_S": str(LEASE_S)})
-    try:
-        server.start(timeout=60)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser(app_server):
-    with sync_playwright() as p:
-        b = bh.launch_chromium(p)
-        yield b
-        b.close()
-
-
-def new_page(browser):
-    ctx = browser.new_context(viewport=bh.VIEWPORT)
-    pg = ctx.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    return ctx, pg
 
 
 def run_line(pg) -> str:
@@ -82,7 +40,7 @@ def test_reload_restores_the_upload_the_settings_and_the_run(browser, app_server
     csv = tmp_path / "class_data.csv"
     csv.write_text("day,visitors\n" + "\n".join(f"{i},{50 + (i % 7) * 4 + i * 0.2:.2f}"
                                                  for i in range(300)) + "\n")
-    ctx, pg = new_page(browser)
+    ctx, pg = new_page(browser, sys.modules[__name__])
     try:
         bh.goto(pg, app_server.url, "data", {"transform": "none"})    # train at once, no "auto" search
         pg.locator(".st-key-source").get_by_role("radio", name=re.compile("upload", re.I)).click()
@@ -114,7 +72,7 @@ def test_reload_restores_the_upload_the_settings_and_the_run(browser, app_server
 
 
 def test_a_closed_tab_leaves_no_work_behind(browser, app_server):
-    ctx, pg = new_page(browser)
+    ctx, pg = new_page(browser, sys.modules[__name__])
     bh.goto(pg, app_server.url, "train", LONG)
     pg.locator(".st-key-btn_start button").click()
     expect(pg.locator(bh.SIDEBAR)).to_contain_text(re.compile(r"Run\s*·\s*running"))

@@ -6,67 +6,22 @@ CI=true (the skip logic of tests/test_browser.py). Screenshots: artifacts/screen
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 import browser_helpers as bh
+from browser_fixtures import expect
 
 pytestmark = pytest.mark.browser
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    sync_playwright = None
-
-TIMEOUT_MS = 30_000
-if sync_playwright is not None:
-    expect.set_options(timeout=TIMEOUT_MS)
+SERVER_LOG = "streamlit_sweep.log"   # fixtures app_server / page: tests/browser_fixtures.py
+NEEDS_PAGES = ("sweep",)
 
 # Tiny data and model through the share-link parameters (ui/state.py SETTINGS): 2 quick trials
 # (the sweep's default hidden sizes 16 and 32; the Train setting 4 is neither, so loading the
 # chosen config visibly changes it).
 TINY = {"source": "generator", "gen": "sine", "gen_length": 300, "lookback": 12, "horizon": 3,
         "hidden_size": 4, "batch_size": 32, "epochs": 3, "patience": 0, "device": "cpu"}
-
-
-def _unavailable(reason: str):
-    if bh.in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def app_server():
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    if not Path(bh.CHROMIUM).exists():
-        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
-    missing = bh.missing_pages()
-    if missing:
-        _unavailable(f"app.py lists page files that do not exist yet: {', '.join(missing)}")
-    server = bh.StreamlitServer("streamlit_sweep.log")
-    try:
-        server.start(timeout=60)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def page(app_server):
-    with sync_playwright() as p:
-        browser = bh.launch_chromium(p)
-        context = browser.new_context(viewport=bh.VIEWPORT)
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield pg
-        context.close()
-        browser.close()
-        assert not errors, f"uncaught JavaScript errors in the page: {errors}"
 
 
 def test_a_sweep_runs_in_the_browser_and_its_choice_reaches_the_train_page(page, app_server):

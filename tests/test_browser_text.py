@@ -8,88 +8,21 @@ Screenshots: ``artifacts/screenshots/text_*.png`` at 1400x1000 and 1280x720.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 import browser_helpers as bh
+from browser_fixtures import assert_clean as clean, expect, shots as shoot
 
 pytestmark = pytest.mark.browser
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    sync_playwright = None
-
+SERVER_LOG = "streamlit_text.log"   # fixtures app_server / page: tests/browser_fixtures.py
+NEEDS_PAGES = ("text",)
 TIMEOUT_MS = 60_000
-if sync_playwright is not None:
-    expect.set_options(timeout=TIMEOUT_MS)
-
-
-def _unavailable(reason: str):
-    if bh.in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def app_server():
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    if not Path(bh.CHROMIUM).exists():
-        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
-    if "text" not in bh.PAGES:
-        _unavailable("app.py does not list pages/text.py")
-    missing = bh.missing_pages()
-    if missing:
-        _unavailable(f"app.py lists page files that do not exist yet: {', '.join(missing)}")
-    server = bh.StreamlitServer("streamlit_text.log")
-    try:
-        server.start(timeout=90)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def page(app_server, request):
-    with sync_playwright() as p:
-        browser = bh.launch_chromium(p)
-        context = browser.new_context(viewport=bh.VIEWPORT)
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_MS)
-        js_errors: list[str] = []
-        pg.on("pageerror", lambda exc: js_errors.append(str(exc)))
-        failed = request.session.testsfailed
-        yield pg
-        if request.session.testsfailed > failed:
-            try:
-                bh.screenshot(pg, "FAILED-" + re.sub(r"[^\w.-]+", "_", request.node.name))
-            except Exception:  # noqa: BLE001 -- best effort
-                pass
-        context.close()
-        browser.close()
-        assert not js_errors, f"uncaught JavaScript errors in the page: {js_errors}"
-
-
-def clean(page) -> None:
-    expect(page.locator(bh.EXCEPTION)).to_have_count(0)
-    errors = page.locator(bh.ERROR_ALERT)
-    assert errors.count() == 0, errors.all_inner_texts()
 
 
 def button(page, key: str):
     return page.locator(f".st-key-{key} button")
-
-
-def shoot(page, name: str) -> None:
-    bh.screenshot(page, name)
-    size = page.viewport_size
-    page.set_viewport_size({"width": 1280, "height": 720})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(bh.SCREENSHOTS / f"{name}_1280x720.png"))
-    page.set_viewport_size(size)
 
 
 def test_train_generate_and_colour(page, app_server):
