@@ -189,10 +189,8 @@ def test_pause_resume_stop_buttons_change_the_run_state():
     assert wait_for(at, {"running"}, timeout=5) == "running"
     assert any("apply to the next run" in i.value for i in at.info)
 
-    t0 = time.monotonic()
     at.button(key="btn_stop").click().run()
-    assert wait_for(at, {"stopped"}, timeout=5) == "stopped"
-    assert time.monotonic() - t0 < 3.0
+    assert wait_for(at, {"stopped"}, timeout=5) == "stopped"      # a deadline; latency: bench_app
     assert not at.exception
     ended = [i.value for i in at.info if i.value.startswith("**Stopped.**")]
     assert ended and "Stopped by the user" in ended[0], [i.value for i in at.info]
