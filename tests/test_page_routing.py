@@ -182,3 +182,26 @@ def test_a_reload_restores_the_finished_text_run_to_its_own_session_only():
     assert "_lab_bg" not in third.session_state
     foreign.stop()
     sched.tick()
+
+
+def test_the_data_page_rebuilds_its_figures_only_when_their_inputs_change():
+    import json
+
+    def figures(at):
+        return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+    at = open_page("pages/data.py")
+    assert_no_failures(at)
+    first = figures(at)
+    held = dict(at.session_state["_data_figures"])
+    assert len(first) == 2 and len(held) == 2
+    at.switch_page("pages/train.py").run()
+    at.switch_page("pages/data.py").run()
+    assert figures(at) == first                                       # the same figures ...
+    assert all(at.session_state["_data_figures"][k] is f for k, f in held.items())   # ... not rebuilt
+    at.session_state["lookback"] = int(at.session_state["lookback"]) + 4
+    at.run()
+    assert_no_failures(at)
+    after = figures(at)
+    assert after != first                                             # a longer window is drawn
+    assert len(at.session_state["_data_figures"]) <= 4
