@@ -67,7 +67,11 @@ with page.body("comparing the cells"):
             st.plotly_chart(charts_cell.loss_overlay_figure(curves), key="cmp_loss_chart")
         live()
 
-    if job is not None and not running:
+    if job is not None and not running and job.evicted:
+        st.info("The trained models of this comparison were removed from the server to free "
+                "memory (it keeps the most recently used results). Train and compare again.",
+                icon=":material/info:")
+    elif job is not None and not running:
         table = view.results_table(job)
         if not table.empty:
             st.markdown(view.verdict(table))

@@ -152,3 +152,30 @@ def test_local_only_specs_train_in_this_process_whatever_the_backend():
     sched.submit("b", local)
     assert remote.launched == [plain]
     assert local.run is not None and local.run.state == "running"     # launched locally
+
+
+def test_an_evicted_text_result_lets_go_of_its_model():
+    from ui.views.text_job import TextJob, weights_stable
+
+    sched = Scheduler(SchedulerConfig(max_running=1, keep_results=0), autostart=False)
+    spec = _text_spec(epochs=1)
+    h = sched.submit("s", spec)
+    j = TextJob(run=h, task=spec.task, data=None, cfg=spec.cfg, train_cfg=spec.train_cfg,
+                live=spec.live, source="test", budget_s=None)
+    assert h.join(timeout=60)
+    sched.tick()                                         # keep_results=0: dropped at once
+    assert h.evicted and j.model is None and not weights_stable(j)
+    assert j.task is None and j.live.model is None
+    assert "removed from the server" in h.snapshot().reason
+
+
+def test_an_evicted_comparison_keeps_only_its_last_progress():
+    ds, tc = _ds(), TrainConfig(epochs=1, batch_size=32, patience=0, device="cpu", num_threads=1)
+    job = CompareJob(ds, _configs(), tc, "parallel")
+    sched = Scheduler(SchedulerConfig(max_running=3, keep_results=0), autostart=False)
+    job.submit(lambda specs: sched.submit_group("s", specs))
+    assert job.join(timeout=120)
+    sched.tick()
+    assert job.evicted
+    assert {p.state for p in job.snapshots().values()} == {"finished"}
+    assert all(r is None for r in job.runs.values())

@@ -141,6 +141,7 @@ class CompareJob:
         self.initial = {c: {k: v.detach().clone() for k, v in r.model.state_dict().items()}
                         for c, r in self.runs.items()}
         self.handles: dict[str, JobHandle] = {}     # cell -> its queue entry (shared: sequential)
+        self._final: dict[str, Progress] | None = None   # the last progress, once evicted
         self.started = time.time()
         self.cache: dict = {}                       # results computed once the runs have ended
 
@@ -172,9 +173,21 @@ class CompareJob:
             h.join(None if end is None else max(0.0, end - time.monotonic()))
         return not self.running
 
+    @property
+    def evicted(self) -> bool:
+        """The scheduler dropped (a part of) the result to stay within its memory bound: the job
+        then lets go of its models too, keeping only each cell's last progress."""
+        if self._final is None and any(h.evicted for h in self.jobs):
+            self._final = self.snapshots()
+            self.runs = {c: None for c in self.runs}
+            self.initial, self.cache = {}, {}
+        return self._final is not None
+
     def snapshots(self) -> dict[str, Progress]:
         """Each cell's progress; "queued" while its entry waits, and the entry's end (e.g. "stopped:
         the session was gone") for a cell that never trained."""
+        if self._final is not None:
+            return dict(self._final)
         out = {}
         for c, r in self.runs.items():
             p, h = r.snapshot(), self.handles.get(c)

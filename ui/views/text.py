@@ -275,7 +275,8 @@ def live_body() -> None:
                 text=f"{where} · step {p.step:,} · elapsed {fmt_s(p.elapsed_s)} · "
                      f"{p.device.upper()} ({p.threads} thread{'s' if p.threads != 1 else ''})")
     val, val_help = p.val_loss, "after each epoch"
-    if p.done and p.step > 0 and (not p.epoch_steps or p.epoch_steps[-1] != p.step):
+    if (p.done and p.step > 0 and (not p.epoch_steps or p.epoch_steps[-1] != p.step)
+            and j.model is not None):
         val, val_help = final_val(j), "of the final weights, scored when the run ended"
     m = st.columns(3)
     m[0].metric("Train perplexity", _ppl(p.train_loss), help="exp(mean cross-entropy per character) "

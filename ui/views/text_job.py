@@ -90,7 +90,7 @@ class TextJob:
     """One language-model run and what is needed to read its model."""
 
     run: JobHandle                    # the scheduler's handle (TrainingRun's interface)
-    task: LMTask
+    task: LMTask | None               # None once the result was evicted
     data: TextData
     cfg: TextConfig
     train_cfg: TrainConfig
@@ -101,7 +101,12 @@ class TextJob:
 
     @property
     def model(self):
-        return self.task.model
+        """The trained model; None once the scheduler has dropped the result to stay within its
+        memory bound (``run.evicted``): then this job lets go of it too (its end message says so)."""
+        if getattr(self.run, "evicted", False):
+            self.task = None
+            self.live.model = None
+        return None if self.task is None else self.task.model
 
 
 def job() -> TextJob | None:
@@ -118,7 +123,8 @@ def weights_stable(j: TextJob) -> bool:
     """The model may be read: the run has trained and ended, or it is paused (its thread is
     blocked); never while it waits in the queue."""
     p = j.run.snapshot()
-    return p.state not in ("running", "idle", "queued") and (p.step > 0 or p.state == "paused")
+    return (p.state not in ("running", "idle", "queued") and (p.step > 0 or p.state == "paused")
+            and j.model is not None)
 
 
 def start(text: str, source: str, configs) -> None:
