@@ -27,6 +27,9 @@ fake ``clock`` call it themselves):
 * **Leases**: every active job of a session stops (or leaves the queue) once its session has not
   called :meth:`renew` for ``lease_s`` seconds (and ``alive(session)``, if given, says it is gone)
   -- a closed browser tab leaves no work behind.
+* **Local-only specs**: a spec with ``local_only = True`` (the app's live views: a text model
+  writing samples, a comparison's models, a gate tape) trains in this process even when the
+  backend is Ray, in one of the same ``max_running`` slots.
 * **Results**: ended jobs stay reachable (for a reload) as long as they are among the
   ``keep_results`` most recently used, used within ``result_ttl_s`` and within
   ``max_result_bytes`` in total; an evicted job drops its model and data (``job.evicted``).
@@ -89,6 +92,7 @@ class Scheduler:
                  autostart: bool = True, tick_s: float = 0.2):
         self.config = config if config is not None else SchedulerConfig()
         self.backend = backend if backend is not None else LocalBackend()
+        self._local = self.backend if isinstance(self.backend, LocalBackend) else LocalBackend()
         slots = self.backend.slots() if self.config.max_running <= 0 else None
         self.max_running = int(slots or self.config.resolved_max_running())
         self.limits, self.limit_check, self.alive = limits, limit_check, alive
@@ -249,9 +253,13 @@ class Scheduler:
 
     def estimate_s(self, spec, capped: bool = True) -> float:
         """Expected run time of ``spec`` at the measured speed (``capped``: at most the wall-time
-        limit, where the scheduler stops it)."""
+        limit, where the scheduler stops it), and at most the spec's own time budget
+        (``spec.budget_s``, e.g. the Text page's time limit), if it has one."""
         cost = spec_cost(spec)
         guess = cost / self.rate if cost is not None else 60.0
+        budget = getattr(spec, "budget_s", None)
+        if budget is not None:
+            guess = min(guess, float(budget))
         return min(guess, self.config.wall_limit_s) if capped else guess
 
     def _remaining_s(self, h: JobHandle, now: float) -> float:
@@ -314,7 +322,7 @@ class Scheduler:
                     h.started_at = now
                     start.append(h)
             for h in start:                      # building a model may take a while: no lock
-                h.launch(self.backend)
+                h.launch(self._local if getattr(h.spec, "local_only", False) else self.backend)
             with self._lock:
                 self._evict(now)
                 self._plan(now)

@@ -21,30 +21,21 @@ page.header(
     "the unclipped gradient norm shoots up and the loss explodes, while the clipped run stays finite.")
 
 
-def on_start(ds, source, configs, tc, mode) -> None:
-    old = ss.get(view.JOB_KEY)
-    if old is not None:
-        old.stop()
-    job = view.CompareJob(ds, configs, tc, mode, source)
-    ss[view.JOB_KEY] = job
-    job.start()
-
-
-def on_stop() -> None:
-    if (job := ss.get(view.JOB_KEY)) is not None:
-        job.stop()
-
-
 with page.body("comparing the cells"):
     st.subheader("Setup")
     ds, source = view.dataset_choice()
     configs, tc, mode = view.settings(ds)
     job = ss.get(view.JOB_KEY)
     running = job is not None and job.running
+    fits = view.limits(ds, configs, tc, mode)
     with st.container(horizontal=True, gap="small"):
         st.button("Train and compare", key="cmp_start", type="primary", icon=":material/play_arrow:",
-                  on_click=on_start, args=(ds, source, configs, tc, mode), disabled=running or not configs)
-        st.button("Stop", key="cmp_stop", icon=":material/stop:", on_click=on_stop, disabled=not running)
+                  on_click=view.on_start, args=(ds, source, configs, tc, mode),
+                  disabled=running or not configs or not fits)
+        st.button("Stop", key="cmp_stop", icon=":material/stop:", on_click=view.on_stop,
+                  disabled=not running)
+    if ss.get("cmp_error"):
+        st.error(ss["cmp_error"], icon=":material/error:")
     st.caption(" · ".join(f"{CELLS[c].label}: hidden {cfg.hidden_size}" for c, cfg in configs.items())
                + f" · {len(ds.train):,} training windows · {tc.epochs} epochs · batch {tc.batch_size} · "
                f"Adam lr {tc.lr:g} · clip 1 · seed {tc.seed}")
@@ -54,12 +45,20 @@ with page.body("comparing the cells"):
         page.empty_state("Nothing compared yet: press **Train and compare** (the defaults take about a "
                          "minute on two CPU cores).")
     else:
-        @st.fragment(run_every=1.0 if running else None)
+        every = view.poll_s(job)
+
+        @st.fragment(run_every=every)
         def live() -> None:
             snaps = job.snapshots()
             if running and not job.running and ss.get("_cmp_done") != job.started:
                 ss["_cmp_done"] = job.started
                 st.rerun()
+            waiting = view.wait_line(job)
+            if waiting is None and job.running and every != view.poll_s(job):
+                st.rerun()                             # it has left the queue: poll faster
+            if waiting is not None:
+                st.info(waiting, icon=":material/hourglass_top:")
+                return
             st.caption(f"**Data** · {job.source} · " + " · ".join(
                 f"{CELLS[c].label}: {p.state.replace('_', ' ')}, epoch {p.epoch}/{p.epochs}"
                 for c, p in snaps.items()))
@@ -68,7 +67,11 @@ with page.body("comparing the cells"):
             st.plotly_chart(charts_cell.loss_overlay_figure(curves), key="cmp_loss_chart")
         live()
 
-    if job is not None and not running:
+    if job is not None and not running and job.evicted:
+        st.info("The trained models of this comparison were removed from the server to free "
+                "memory (it keeps the most recently used results). Train and compare again.",
+                icon=":material/info:")
+    elif job is not None and not running:
         table = view.results_table(job)
         if not table.empty:
             st.markdown(view.verdict(table))

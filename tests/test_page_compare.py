@@ -14,6 +14,7 @@ from gru_core.evaluate import evaluate
 from gru_core.generators import generate
 from gru_core.gradients import grad_through_time
 from gru_core.model import CELLS, Forecaster, ModelConfig
+from gru_core.scheduler import Scheduler, SchedulerConfig
 from gru_core.train import TrainConfig
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset
 from ui.views.compare import CompareJob, gradient_window, matched_hidden
@@ -53,10 +54,13 @@ def test_job_runs_every_cell_on_the_same_data_in_both_modes():
     base = ModelConfig(input_size=1, hidden_size=4, num_layers=1, horizon=1)
     configs = {c: dataclasses.replace(base, cell=c) for c in CELLS}
     tc = TrainConfig(epochs=1, batch_size=32, patience=0, device="cpu", num_threads=1)
+    sched = Scheduler(SchedulerConfig(max_running=2), autostart=False)
     for mode in ("sequential", "parallel"):
         job = CompareJob(ds, configs, tc, mode)
         init = {c: job.initial_model(c).state_dict() for c in CELLS}
-        job.start()
+        job.submit(lambda specs: sched.submit_group(f"s-{mode}", specs))
+        # one queue entry for the cells in turn, or one entry per cell
+        assert len(job.jobs) == (1 if mode == "sequential" else len(CELLS))
         assert job.join(timeout=120)
         for c, r in job.runs.items():
             p = r.snapshot()

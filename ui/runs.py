@@ -30,7 +30,7 @@ from gru_core.bundle import load_bundle, save_bundle
 from gru_core.data import prepare_series
 from gru_core.errors import DataError
 from gru_core.model import Forecaster, ModelConfig
-from gru_core.jobs import ForecastSpec, JobHandle, describe_wait
+from gru_core.jobs import ForecastSpec, JobHandle
 from gru_core.progress import Progress
 from gru_core.scheduler import SessionBusy
 from gru_core.train import TrainConfig, TrainingRun
@@ -333,12 +333,17 @@ def remember_finished() -> None:
 
 def queue_line(j: Job) -> str | None:
     """"Waiting for a training slot: 2nd in line, ~40 s ..." while the run is queued, else None."""
-    if j.run.state != "queued":
-        return None
-    sched = server.scheduler()
-    return (f"Waiting for a training slot: {describe_wait(j.run.position, j.run.eta_s)}. This "
-            f"server trains {sched.max_running} run(s) at once; the rest wait in line, first come "
-            "first served.")
+    return server.wait_line(j.run)
+
+
+LIVE_POLL_S = 0.5            # the Train page's live view while the run trains
+
+
+def live_every(live: bool) -> float | None:
+    """The Train page's live-view refresh: none unless ``live`` (a run going, view not frozen);
+    every 2 s while the run waits in the queue (nothing there changes faster), else 0.5 s."""
+    j = job()
+    return server.poll_s([j.run], LIVE_POLL_S) if live and j is not None else None
 
 
 def limit_rows(ds: Dataset) -> list[dict]:

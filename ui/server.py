@@ -10,7 +10,13 @@
   :func:`renew` extends the lease of its jobs (``ui.state.init`` and the polling fragments call it).
 * :func:`attach` / :func:`save` -- ``ui.state.init`` puts the token in the address bar
   (``?s=<token>``), saves the settings, the uploaded file and the job into the record on every run,
-  and on a session's first run brings a known token's record back (F5, a reopened link).
+  and on a session's first run brings a known token's record back (F5, a reopened link), with the
+  other pages' jobs kept under :data:`RESTORED` in ``record().extra`` (a sweep, a text run, a
+  comparison, a lab run) -- only those of this token's own session.
+* :func:`submit` / :func:`wait_line` / :func:`poll_s` / :func:`limits_caption` -- what every
+  page that trains does with the scheduler: queue a group of specs (a second press after
+  "already has a run going" replaces that run), say where a queued job stands, poll slowly while
+  it waits, and state the limits before Start.
 
 A job's lease is also kept while a browser tab of its session is still connected
 (:func:`alive`, asked by the scheduler before it expires a lease): a background tab whose timers
@@ -27,13 +33,16 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gru_core.errors import DataError
-from gru_core.scheduler import Scheduler
+from gru_core.jobs import QUEUED, describe_wait
+from gru_core.scheduler import Scheduler, SessionBusy
 from gru_core.session_store import SessionRecord, SessionStore
 
 log = logging.getLogger("gru_lab")
 
 CONFIG_PATH = Path(__file__).resolve().parents[1] / ".streamlit" / "gru_lab.toml"
 TOKEN_KEY = "_session_token"
+RESTORED = ("sweep", "text_job", "compare_job", "_lab_bg")   # record().extra keys a reload restores
+QUEUED_POLL_S = 2.0                # a queued job's view refreshes this often (it changes slowly)
 
 
 @st.cache_resource(show_spinner=False)
@@ -130,9 +139,81 @@ def attach(query_token) -> bool:
         ss["upload_bytes"], ss["upload_name"] = rec.upload, rec.upload_name
     if rec.job is not None:
         ss["job"], ss["model_source"] = rec.job, "run"
-    if "sweep" in rec.extra:
-        ss["sweep"] = rec.extra["sweep"]
+    for key in RESTORED:
+        value = rec.extra.get(key)
+        if value is not None and all(h.session == rec.token for h in handles(value)):
+            ss[key] = value
     _link(rec.token)
+    return True
+
+
+def handles(obj) -> list:
+    """The scheduler handles behind a page's job object (``jobs`` list, ``handles`` dict, a
+    ``run`` attribute or key), for the checks that it belongs to this session."""
+    from gru_core.jobs import JobHandle
+
+    if isinstance(obj, JobHandle):
+        return [obj]
+    found = getattr(obj, "jobs", None) or list(getattr(obj, "handles", {}).values() or [])
+    run = obj.get("run") if isinstance(obj, dict) else getattr(obj, "run", None)
+    return [h for h in [*found, run] if isinstance(h, JobHandle)]
+
+
+def keep(key: str, obj) -> None:
+    """Remember a page's job object ``obj`` in this session's record under ``key`` (one of
+    :data:`RESTORED`), so a reload brings it back; also puts it in session state."""
+    st.session_state[key] = obj
+    record().extra[key] = obj
+
+
+def submit(specs, *, label: str, page: str):
+    """Queue ``specs`` as one group of this session's jobs; returns their handles.
+
+    Raises ``SessionBusy`` while this session has another job (and remembers that for ``page``:
+    pressing Start again on that page stops the other job and queues these), ``QueueFull`` or a
+    ``DataError`` past a limit -- each with a message for the page."""
+    ss = st.session_state
+    flag = f"_busy_{page}"
+    replace = bool(ss.pop(flag, False))
+    try:
+        return scheduler().submit_group(token(), list(specs), label=label, replace=replace)
+    except SessionBusy:
+        ss[flag] = True
+        raise
+
+
+def wait_line(h) -> str | None:
+    """"Waiting for a training slot: 2nd in line, ~40 s ..." while ``h`` is queued, else None."""
+    if h is None or h.state != QUEUED:
+        return None
+    return (f"Waiting for a training slot: {describe_wait(h.position, h.eta_s)}. This server "
+            f"trains {scheduler().max_running} run(s) at once; the rest wait in line, first come "
+            "first served.")
+
+
+def poll_s(hs, running_s: float) -> float | None:
+    """How often a live view of the handles ``hs`` should refresh: :data:`QUEUED_POLL_S` while
+    every active one is queued, ``running_s`` while one trains, None (not at all) once all ended."""
+    active = [h for h in hs if h is not None and h.running]
+    if not active:
+        return None
+    return QUEUED_POLL_S if all(h.state == QUEUED for h in active) else running_s
+
+
+def limits_caption(spec) -> bool:
+    """One caption: the server's limits beside what ``spec`` would use (``limit_rows``); a
+    warning past the size limit. Returns True if the run fits (Start may be enabled)."""
+    rows = scheduler().limit_rows(spec)
+    parts = [f"{r['limit']} {r['this run']} of {r['server limit']}" if r["within"]
+             else f":red[**{r['limit']} {r['this run']} of {r['server limit']}**]" for r in rows]
+    st.caption("**Server limits** (this run of the limit) · " + " · ".join(parts)
+               + " · a run past the wall time is stopped, keeping its weights")
+    try:
+        scheduler().check(spec)
+    except DataError as exc:
+        st.warning(f"**Too big for this server, so Start is disabled:** {exc}",
+                   icon=":material/block:")
+        return False
     return True
 
 

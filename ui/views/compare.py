@@ -1,16 +1,16 @@
 """The Compare page's job and drawing: GRU vs LSTM vs plain RNN on the same data and budget.
 
 :class:`CompareJob` is plain Python (no ``st.*``): up to one ``gru_core.train.TrainingRun`` per
-registered cell, run one after another in one worker thread or all at once, kept in session
-state under ``compare_job`` (the forecasting ``job`` of the other pages is never touched). It
+registered cell, submitted to the server's scheduler like every run -- "one after another" as ONE
+queue entry (one training slot, the cells in turn), "all at once" as a group of one entry per cell
+-- and kept in session state and the session's record under ``compare_job`` (the forecasting
+``job`` of the other pages is never touched). It
 remembers each model's initial weights so gradients can be shown at initialisation and after
 training. Widget keys start with ``cmp_``.
 """
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,10 @@ from gru_core.evaluate import evaluate
 from gru_core.generators import generate
 from gru_core.gradients import clipping_experiment, grad_through_time
 from gru_core.model import CELLS, Forecaster, ModelConfig
-from gru_core.train import Progress, TrainConfig, TrainingRun
+from gru_core.train import TrainConfig
 from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
 from ui import data_source
+from ui.views.compare_job import CellSpec, CompareJob, SequenceRun, SequenceSpec  # noqa: F401
 
 ss = st.session_state
 JOB_KEY = "compare_job"
@@ -44,72 +45,50 @@ def matched_hidden(cells: list[str], hidden: int, base: ModelConfig) -> dict[str
             min(range(1, 4 * hidden + 8), key=lambda u: (abs(count(c, u) - target), u)) for c in cells}
 
 
-class CompareJob:
-    """Train one model per cell on the same dataset, split, seed and budget.
+# ------------------------------------------------------------------------------------ buttons
+def on_start(ds, source, configs, tc, mode) -> None:
+    """Queue a comparison of ``configs`` for this session (a message in ``cmp_error`` if it cannot:
+    another run of this session is going -- press again to stop it -- a full queue, a limit)."""
+    from gru_core.errors import DataError
+    from ui import server
 
-    Parameters
-    ----------
-    dataset : Dataset
-    configs : dict
-        cell key -> ModelConfig (same data shape; hidden size may differ for equal parameters).
-    train_cfg : TrainConfig
-        Shared optimiser, epochs, batch and seed (so every cell sees the same batches).
-    mode : str
-        "sequential" (one worker thread trains them in turn) or "parallel" (each run's own thread).
-    """
+    ss["cmp_error"] = None
+    job = CompareJob(ds, configs, tc, mode, source)
+    try:
+        job.submit(lambda specs: server.submit(specs, label=f"compare: {source}", page="compare"))
+    except DataError as exc:                     # SessionBusy and QueueFull are DataErrors too
+        ss["cmp_error"] = str(exc)
+        return
+    server.keep(JOB_KEY, job)
 
-    def __init__(self, dataset: Dataset, configs: dict[str, ModelConfig], train_cfg: TrainConfig,
-                 mode: str = "sequential", source: str = ""):
-        self.dataset, self.configs, self.train_cfg = dataset, configs, train_cfg
-        self.mode, self.source = mode, source
-        self.runs = {c: TrainingRun(dataset, cfg, train_cfg) for c, cfg in configs.items()}
-        self.initial = {c: {k: v.detach().clone() for k, v in r.model.state_dict().items()}
-                        for c, r in self.runs.items()}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.started = time.time()
-        self.cache: dict = {}                       # results computed once the runs have ended
 
-    def start(self) -> None:
-        if self.mode == "parallel":
-            for r in self.runs.values():
-                r.start()
-            return
-        self._thread = threading.Thread(target=self._one_after_another, name="gru-lab-compare", daemon=True)
-        self._thread.start()
+def on_stop() -> None:
+    if (job := ss.get(JOB_KEY)) is not None:
+        job.stop()
 
-    def _one_after_another(self) -> None:
-        for r in self.runs.values():
-            if self._stop.is_set():
-                break
-            r.run()
 
-    def stop(self) -> None:
-        self._stop.set()
-        for r in self.runs.values():
-            r.stop()
+def limits(ds, configs, tc, mode) -> bool:
+    """The server's limits beside this comparison's size and time, before Start (False past one)."""
+    from ui import server
 
-    def join(self, timeout: float | None = None) -> bool:
-        end = None if timeout is None else time.monotonic() + timeout
-        if self._thread is not None:
-            self._thread.join(timeout)
-        for r in self.runs.values():
-            r.join(None if end is None else max(0.0, end - time.monotonic()))
-        return not self.running
+    if not configs:
+        return True
+    cells = [CellSpec(ds, cfg, tc) for cfg in configs.values()]
+    spec = SequenceSpec(cells) if mode == "sequential" else max(cells, key=lambda c: c.work())
+    return server.limits_caption(spec)
 
-    def snapshots(self) -> dict[str, Progress]:
-        return {c: r.snapshot() for c, r in self.runs.items()}
 
-    @property
-    def running(self) -> bool:
-        if self._thread is not None and self._thread.is_alive():
-            return True
-        return any(r.running for r in self.runs.values())
+def wait_line(job: CompareJob) -> str | None:
+    from ui import server
 
-    def initial_model(self, cell: str) -> Forecaster:
-        m = Forecaster(self.configs[cell])
-        m.load_state_dict(self.initial[cell])
-        return m.eval()
+    return server.wait_line(job.queued())
+
+
+def poll_s(job: CompareJob | None) -> float | None:
+    """The live view's refresh: every 2 s while queued, every second while a cell trains."""
+    from ui import server
+
+    return None if job is None else server.poll_s(job.jobs, 1.0)
 
 
 # ------------------------------------------------------------------------------------ settings

@@ -2,7 +2,10 @@
 window view with its counts. The page (``pages/data.py``) lays out the inputs and calls these."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from gru_core import charts
@@ -135,6 +138,24 @@ def summary(table: Table, series) -> None:
                f"{notes}")
 
 
+FIGURES_KEPT = 4              # built figures kept per session (the page draws two)
+
+
+def _figure(build, series, *args):
+    """``build()`` once per session for the same series (values and times) and ``args``: the two
+    figures are most of this page's run time, and a visit that changes nothing (page to page and
+    back, while others train) draws them again unchanged."""
+    digest = hashlib.sha1(np.ascontiguousarray(series.target_values).tobytes())
+    digest.update(pd.util.hash_pandas_object(pd.Index(series.index), index=False).values.tobytes())
+    key = (digest.hexdigest(), str(series.target), *args)
+    held = ss.setdefault("_data_figures", {})
+    if key not in held:
+        while len(held) >= FIGURES_KEPT:
+            del held[next(iter(held))]
+        held[key] = build()
+    return held[key]
+
+
 def window_view(series, table: Table) -> None:
     """The series with the split shaded and one example window; counts per split."""
     x_title = table.date_column or "time step"
@@ -163,9 +184,10 @@ def window_view(series, table: Table) -> None:
         ss["example_window"] = min(len(ds.train) + 1, n_all)      # the first validation window
     i = int(ss["example_window"]) - 1
     start, part = int(starts[i]), owner[i]
-    st.plotly_chart(charts.series_figure(series.index, y, name=series.target, bounds=ds.bounds,
-                                         window=(start, L, H), x_title=x_title,
-                                         title=f"{series.target}: split and window {i + 1} of {n_all:,}"))
+    title = f"{series.target}: split and window {i + 1} of {n_all:,}"
+    st.plotly_chart(_figure(lambda: charts.series_figure(
+        series.index, y, name=series.target, bounds=ds.bounds, window=(start, L, H),
+        x_title=x_title, title=title), series, "series", tuple(ds.bounds), start, L, H, x_title, title))
     if n_all > 1:
         st.slider("Example window", min_value=1, max_value=n_all, step=1, key="example_window",
                   help="Move through all windows (train, then validation, then test) to see which steps "
@@ -186,9 +208,9 @@ def window_view(series, table: Table) -> None:
         f"{start + L:,}–{start + L + H - 1:,}. It belongs to the **{part}** part because all its targets "
         "lie there; its inputs may reach back into earlier parts (a forecaster at that time knows the "
         "past), never forward.")
-    st.plotly_chart(charts.window_figure(series.index, y, name=series.target, start=start, lookback=L,
-                                         horizon=H, x_title=x_title, title=f"Close-up of window {i + 1}",
-                                         height=260))
+    st.plotly_chart(_figure(lambda: charts.window_figure(
+        series.index, y, name=series.target, start=start, lookback=L, horizon=H, x_title=x_title,
+        title=f"Close-up of window {i + 1}", height=260), series, "window", start, L, H, x_title, i))
     need = min_length(ds.window, ds.split)
     st.caption(f"With these settings a series needs at least **{need:,} points** so that every part gets "
                f"a complete window (this one has {len(y):,}).")

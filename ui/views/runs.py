@@ -3,12 +3,16 @@
 * The history (``gru_core.history.RunHistory``) lives in session state (``ui.runs.history``);
   every finished run of the Train page is added once (``ui.runs.remember_finished``, called by
   the sidebar on every page), with the gate tape recorded while it trained.
-* A lab run is a ``TrainingRun`` started here, with a ``GateTape`` on its probe window: a rewind
-  (one setting changed, same seed) or a replay of a run with the tape on (nothing changed, so --
-  same seed, same thread count -- the same numbers). The worker thread never calls ``st.*``; a
+* A lab run is a ``TrainingRun`` with a ``GateTape`` on its probe window, submitted to the
+  server's scheduler like every run (:class:`LabSpec`; it waits for a training slot, counts as
+  the session's one job, and is kept in the session's record for a reload): a rewind (one
+  setting changed, same seed) or a replay of a run with the tape on (nothing changed, so -- same
+  seed, same thread count -- the same numbers). The worker thread never calls ``st.*``; a
   fragment polls it and adds it to the history when it ends (DESIGN.md §2).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,9 +21,11 @@ import streamlit as st
 from gru_core.charts import lab as charts_lab
 from gru_core.history import (REWIND_KNOBS, RunHistory, config_changes, overlay_curves,
                               rewind_configs)
+from gru_core.errors import DataError
+from gru_core.jobs import ForecastSpec
 from gru_core.tape import GateTape
 from gru_core.train import TrainingRun
-from ui import runs
+from ui import runs, server
 
 BG = "_lab_bg"        # session key of the background lab run
 
@@ -34,17 +40,39 @@ def remember_current() -> None:
 
 
 # ------------------------------------------------------------------------- background lab runs
-def start_lab_run(ds, model_cfg, train_cfg, probe_i: int, note: str, source: str) -> None:
-    """Train ``model_cfg`` / ``train_cfg`` on ``ds`` in the background, recording a gate tape of
-    test window ``probe_i``."""
+@dataclass
+class LabSpec(ForecastSpec):
+    """A lab run as the scheduler builds it when a slot is free: the forecaster run with the gate
+    tape recording at every epoch end (local only: the page reads the tape and the model)."""
+
+    tape: GateTape | None = None
+    local_only = True
+
+    def build(self) -> TrainingRun:
+        run = TrainingRun(self.dataset, self.model_cfg, self.train_cfg)
+        self.tape.record(0, run.model)
+        run.on_epoch_end = self.tape.record
+        return run
+
+
+def start_lab_run(ds, model_cfg, train_cfg, probe_i: int, note: str, source: str) -> bool:
+    """Queue ``model_cfg`` / ``train_cfg`` on ``ds`` for this session, recording a gate tape of
+    test window ``probe_i``; True if queued. A refusal (another job of this session -- pressing
+    again stops it --, a full queue, a limit) is kept in ``lab_start_error`` for
+    :func:`lab_run_status`."""
+    ss = st.session_state
+    ss["lab_start_error"] = None
     if lab_running():
         raise RuntimeError("A lab run is already training; wait for it or stop it.")
-    run = TrainingRun(ds, model_cfg, train_cfg)
     tape = GateTape(ds.test.X[probe_i], label=f"test window {probe_i}")
-    tape.record(0, run.model)
-    run.on_epoch_end = tape.record
-    st.session_state[BG] = {"run": run, "tape": tape, "note": note, "source": source}
-    run.start()
+    try:
+        handle, = server.submit([LabSpec(ds, model_cfg, train_cfg, tape=tape)],
+                                label=f"lab: {note}", page="lab")
+    except DataError as exc:                     # SessionBusy and QueueFull are DataErrors too
+        ss["lab_start_error"] = str(exc)
+        return False
+    server.keep(BG, {"run": handle, "tape": tape, "note": note, "source": source})
+    return True
 
 
 def lab_running() -> bool:
@@ -59,23 +87,37 @@ def stop_lab_run() -> None:
 
 
 def lab_run_status(where: str) -> None:
-    """Progress of the background lab run; adds it to the history when it ends (polls while it runs)."""
-    @st.fragment(run_every=0.5 if lab_running() else None)
+    """Progress of the background lab run; adds it to the history when it ends (polls every 2 s
+    while it waits in the queue, twice a second while it trains)."""
+    if st.session_state.get("lab_start_error"):
+        st.error(st.session_state["lab_start_error"], icon=":material/error:")
+    bg = st.session_state.get(BG)
+    every = server.poll_s([bg["run"]] if bg else [], 0.5)
+
+    @st.fragment(run_every=every)
     def _poll():
         bg = st.session_state.get(BG)
         if not bg:
             return
+        server.renew()
         p = bg["run"].snapshot()
         if not p.done:
-            st.progress(min(p.epoch / max(p.epochs, 1), 1.0),
-                        text=f"Lab run ({bg['note']}): epoch {p.epoch} of {p.epochs}, "
-                             f"{len(bg['tape'])} tape frames")
+            waiting = server.wait_line(bg["run"])
+            if waiting is None and every != server.poll_s([bg["run"]], 0.5):
+                st.rerun()                                 # it has left the queue: poll faster
+            if waiting is not None:
+                st.info(f"Lab run ({bg['note']}): {waiting}", icon=":material/hourglass_top:")
+            else:
+                st.progress(min(p.epoch / max(p.epochs, 1), 1.0),
+                            text=f"Lab run ({bg['note']}): epoch {p.epoch} of {p.epochs}, "
+                                 f"{len(bg['tape'])} tape frames")
             st.button("Stop the lab run", key=f"{where}_stop_bg", on_click=stop_lab_run)
             return
         if not bg.get("added"):
             bg["added"] = True
-            if p.step > 0:
-                history().add_run(bg["run"], source=bg["source"], tape=bg["tape"], note=bg["note"])
+            run = bg["run"].run                            # the handle's TrainingRun (None: evicted)
+            if p.step > 0 and run is not None:
+                history().add_run(run, source=bg["source"], tape=bg["tape"], note=bg["note"])
             st.rerun()
     _poll()
 

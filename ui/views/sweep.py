@@ -166,11 +166,16 @@ def parallel_figure(table, metric_col: str, units: str) -> go.Figure:
 
 def results() -> None:
     """The live table, the figure, the chosen config and its test score (polls while running)."""
-    @st.fragment(run_every=1.0 if running() else None)
+    sweep = current()              # 2 s while every trial waits in the queue, 1 s while one trains
+    every = server.poll_s(sweep.jobs, 1.0) if running() else None
+
+    @st.fragment(run_every=every)
     def live() -> None:
         sweep = current()
         if sweep is None:
             return
+        if every is not None and not sweep.done and every != server.poll_s(sweep.jobs, 1.0):
+            st.rerun(scope="app")                    # left (or went back to) the queue
         server.renew()
         table = sweep.results()
         metric_col = f"val {sweep.metric}"

@@ -5,18 +5,17 @@ The page keeps its run under ``st.session_state["text_job"]`` -- never under the
 results alone. Every widget key starts with ``text_``; :func:`keep_settings` remembers them when
 the user visits another page (Streamlit forgets a widget's value once its page is left).
 
-The job is a plain-Python :class:`TextJob` around ``gru_core.train.TrainingRun.for_task`` with a
-``gru_core.text.LMTask``; the training thread never calls Streamlit. Its ``LiveSampler`` writes a
-sample from the user's prefix every few seconds *in the training thread* (the weights are then
-consistent); the page only reads it.
+The job (``ui/views/text_job.py``) is a plain-Python :class:`TextJob` around the server
+scheduler's handle of a ``gru_core.train.TrainingRun.for_task`` with a ``gru_core.text.LMTask``:
+it waits in the server's queue like every other run (its place in line is shown), and the
+training thread never calls Streamlit. Its ``LiveSampler`` writes a sample from the user's prefix
+every few seconds *in the training thread* (the weights are then consistent); the page only
+reads it.
 """
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
-import time
-from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -24,17 +23,17 @@ from gru_core.charts import text as charts_text
 from gru_core.errors import DataError
 from gru_core.model import CELLS
 from gru_core.text import (CHAR_CLASSES, MAX_GENERATE, MAX_PASSAGE, MAX_TEXT_BYTES, QUANTITIES,
-                           LiveSampler, LMTask, SampleSettings, TextConfig, TextData, char_classes,
-                           char_gates, compare_speed, decode_text, generate, load_time_machine,
-                           mean_ce, rank_units, text_dataset)
+                           SampleSettings, TextConfig, char_classes, char_gates, compare_speed,
+                           decode_text, generate, load_time_machine, mean_ce, rank_units,
+                           text_dataset)
 from gru_core.text.render import legend_html, passage_html
-from gru_core.train import TrainConfig, TrainingRun
+from gru_core.train import TrainConfig
+from ui import server
 from ui.data_source import TRAIN_THREADS
+from ui.views.text_job import (JOB, SAMPLE_EVERY_S, TextJob, TextSpec, is_running,  # noqa: F401
+                               job, on_control, on_start, poll_s, start, weights_stable)
 
-log = logging.getLogger("gru_lab")
 ss = st.session_state
-JOB = "text_job"
-SAMPLE_EVERY_S = 3.0                  # the live sample is rewritten this often (run time)
 PASSAGE_CHARS = 900                   # default passage length for the coloured view
 DEFAULTS = {                          # every Text setting: key -> default (measured: words in < 1 min)
     "text_source": "time_machine", "text_vocab": "letters", "text_seq_len": 32,
@@ -46,39 +45,6 @@ DEFAULTS = {                          # every Text setting: key -> default (meas
     "text_q": "z", "text_class": "space", "text_layer": 1,
 }
 SOURCES = {"time_machine": "The Time Machine", "upload": "Upload .txt"}
-
-
-@dataclass
-class TextJob:
-    """One language-model run and what is needed to read its model."""
-
-    run: TrainingRun
-    task: LMTask
-    data: TextData
-    cfg: TextConfig
-    train_cfg: TrainConfig
-    live: LiveSampler
-    source: str
-    budget_s: float | None
-    started: float = field(default_factory=time.time)
-
-    @property
-    def model(self):
-        return self.task.model
-
-
-def job() -> TextJob | None:
-    return ss.get(JOB)
-
-
-def is_running() -> bool:
-    j = job()
-    return bool(j and j.run.running)
-
-
-def weights_stable(j: TextJob) -> bool:
-    """The model may be read: the run has ended, or it is paused (its thread is blocked)."""
-    return j.run.snapshot().state not in ("running", "idle")
 
 
 def fmt_s(seconds: float | None) -> str:
@@ -196,12 +162,18 @@ def configs() -> tuple[TextConfig, TrainConfig, float | None]:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def corpus_summary(text: str, vocab: str) -> tuple[str, int]:
-    """One line on the split and vocabulary of ``text``, and the vocabulary size (cached)."""
+def corpus_sizes(text: str, vocab: str) -> tuple[int, int, int]:
+    """Training characters, validation characters and vocabulary size of ``text`` (cached)."""
     d = text_dataset(text, TextConfig(vocab=vocab, seq_len=1, batch_size=1))
-    return (f"**{d.train.numel():,}** training / **{d.val.numel():,}** validation characters "
-            f"(the last tenth, never trained on) · vocabulary **{len(d.vocab)}** symbols incl. "
-            "<unk>"), len(d.vocab)
+    return d.train.numel(), d.val.numel(), len(d.vocab)
+
+
+def corpus_summary(text: str, vocab: str) -> tuple[str, int]:
+    """One line on the split and vocabulary of ``text``, and the vocabulary size."""
+    n_train, n_val, v = corpus_sizes(text, vocab)
+    return (f"**{n_train:,}** training / **{n_val:,}** validation characters "
+            f"(the last tenth, never trained on) · vocabulary **{v}** symbols incl. "
+            "<unk>"), v
 
 
 def sample_settings() -> SampleSettings:
@@ -211,45 +183,27 @@ def sample_settings() -> SampleSettings:
 
 
 # ----------------------------------------------------------------------------- the job
-def start(text: str, source: str) -> None:
-    """Build the data, task and run from the settings and start it in the background."""
-    if is_running():
-        raise DataError("A text run is already in progress: stop it first.")
-    cfg, tc, budget = configs()
-    data = text_dataset(text, cfg)
-    task = LMTask(data, cfg, seed=tc.seed)
-    live = LiveSampler(task.model, data.vocab, every_s=SAMPLE_EVERY_S, budget_s=budget,
-                       settings=sample_settings())
-    run = TrainingRun.for_task(task, tc, on_progress=live)
-    live.stop = run.stop
-    ss[JOB] = TextJob(run=run, task=task, data=data, cfg=cfg, train_cfg=tc, live=live,
-                      source=source, budget_s=budget)
-    ss.pop("text_generated", None)
-    run.start()
-
-
-def on_start(text: str, source: str) -> None:
-    ss["text_start_error"] = None
+def limits(text: str | None) -> bool:
+    """The server's limits beside this run's size and time, before Start; False past one."""
+    if text is None:
+        return True
     try:
-        start(text, source)
+        cfg, tc, budget = configs()
     except DataError as exc:
-        ss["text_start_error"] = str(exc)
-    except Exception as exc:  # noqa: BLE001 -- a message, never a traceback
-        log.exception("Could not start the text run")
-        ss["text_start_error"] = f"Training could not start: {type(exc).__name__}: {exc}."
-
-
-def on_control(action: str) -> None:
-    if (j := job()) is not None:
-        getattr(j.run, action)()
+        st.error(str(exc), icon=":material/error:")
+        return False
+    n_train, _, v = corpus_sizes(text, cfg.vocab)
+    return server.limits_caption(TextSpec(cfg, tc, n_train, v, budget))
 
 
 def controls(text: str | None, source: str) -> None:
     running, j = is_running(), job()
     paused = running and j.run.snapshot().state == "paused"
+    fits = limits(text)
     with st.container(horizontal=True, gap="small"):
         st.button("Start", key="text_btn_start", type="primary", icon=":material/play_arrow:",
-                  on_click=on_start, args=(text, source), disabled=running or text is None)
+                  on_click=on_start, args=(text, source),
+                  disabled=running or text is None or not fits)
         st.button("Pause", key="text_btn_pause", icon=":material/pause:", on_click=on_control,
                   args=("pause",), disabled=not running or paused)
         st.button("Resume", key="text_btn_resume", icon=":material/resume:", on_click=on_control,
@@ -289,7 +243,12 @@ def live_body() -> None:
         st.info("No text model yet: press **Start**. Within a minute the perplexity falls and the "
                 "sample below turns from random letters into words.", icon=":material/info:")
         return
+    server.renew()
     p = j.run.snapshot()
+    if (waiting := server.wait_line(j.run)) is not None:      # queued on the server's scheduler
+        st.caption(f"**This run:** {j.source}, waiting to start.")
+        st.info(waiting, icon=":material/hourglass_top:")
+        return
     if p.done and ss.get("_text_ended") != j.started:
         ss["_text_ended"] = j.started                  # once: leave the running state
         st.rerun()
@@ -316,7 +275,8 @@ def live_body() -> None:
                 text=f"{where} · step {p.step:,} · elapsed {fmt_s(p.elapsed_s)} · "
                      f"{p.device.upper()} ({p.threads} thread{'s' if p.threads != 1 else ''})")
     val, val_help = p.val_loss, "after each epoch"
-    if p.done and p.step > 0 and (not p.epoch_steps or p.epoch_steps[-1] != p.step):
+    if (p.done and p.step > 0 and (not p.epoch_steps or p.epoch_steps[-1] != p.step)
+            and j.model is not None):
         val, val_help = final_val(j), "of the final weights, scored when the run ended"
     m = st.columns(3)
     m[0].metric("Train perplexity", _ppl(p.train_loss), help="exp(mean cross-entropy per character) "
@@ -339,10 +299,13 @@ def live_body() -> None:
 
 
 def live_view() -> None:
-    running = is_running()
+    """The run as it is now: refreshes every 2 s while queued, every second while training."""
+    every = poll_s()
 
-    @st.fragment(run_every=1.0 if running else None)
+    @st.fragment(run_every=every)
     def view() -> None:
+        if every is not None and every != poll_s():          # it left the queue (or ended)
+            st.rerun()
         live_body()
 
     view()

@@ -201,10 +201,12 @@ def auto_choice(result) -> None:
 
 
 def live_view(running: bool) -> None:
-    """The run as it is now; polls every 0.5 s while it is going (unless the view is paused)."""
+    """The run as it is now; polls every 0.5 s while it trains, every 2 s while it waits in the
+    server's queue (unless the view is paused)."""
     frozen = running and ss.get("live_paused", False)
+    every = runs.live_every(running and not frozen)       # 2 s while queued, 0.5 s while training
 
-    @st.fragment(run_every=0.5 if running and not frozen else None)
+    @st.fragment(run_every=every)
     def view() -> None:
         j = runs.job()
         if j is None:
@@ -216,6 +218,8 @@ def live_view(running: bool) -> None:
             st.caption(run_caption(j))
             st.info(waiting, icon=":material/hourglass_top:")
             return
+        if every is not None and not p.done and every != runs.live_every(True):
+            st.rerun()                               # it has left the queue: poll faster
         if running and p.done and ss.get("_ended_rerun") != j.started:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
