@@ -52,8 +52,9 @@ def header(title: str, intro: str) -> None:
         st.markdown(intro)
 
 
-PRESENT_CSS = ("<style>html { font-size: 20px; } .stMainBlockContainer { padding-top: 1.2rem; } "
-               ".stMainBlockContainer h1 { font-size: 2.1rem; padding-top: 0; } "
+PRESENT_CSS = ("<style>html { font-size: 20px; } "
+               ".stMainBlockContainer { padding: 3.6rem 1.5rem 1rem 1.5rem; } "
+               ".stMainBlockContainer h1 { font-size: 2rem; padding: 0 0 0.3rem 0; } "
                ".stMainBlockContainer h3 { font-size: 1.3rem; }</style>")
 
 

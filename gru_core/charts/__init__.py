@@ -25,13 +25,13 @@ from gru_core.charts.forecast import (forecast_step_figure, forecast_window_figu
                                       mae_by_step_figure, residual_figures)
 from gru_core.charts.gates import (CURSOR, FAST_HEATMAP, GATE_RANGE, GATE_SCALE, gate_heatmaps,
                                    gate_lines_figure, set_cursor)
-from gru_core.charts.theme import (COLORS, FONT, LONG_LINE, PRESENT_SCALE, SPLIT_FILL, as_f32,
-                                   display_indices, is_dates, line, scale_fonts, themed,
-                                   units_label, x_values)
+from gru_core.charts.theme import (COLORS, FONT, LEGEND_BELOW, LONG_LINE, PRESENT_SCALE,
+                                   SPLIT_FILL, as_f32, display_indices, is_dates, line,
+                                   scale_fonts, themed, units_label, x_values)
 from gru_core.charts.train import LOSS_POINTS, ema, loss_figure
 
 __all__ = [
-    "COLORS", "FONT", "LONG_LINE", "PRESENT_SCALE", "SPLIT_FILL", "as_f32", "display_indices",
+    "COLORS", "FONT", "LEGEND_BELOW", "LONG_LINE", "PRESENT_SCALE", "SPLIT_FILL", "as_f32", "display_indices",
     "is_dates", "line", "scale_fonts", "themed", "units_label", "x_values",
     "DISPLAY_POINTS", "SPLIT_LABELS", "WINDOW_COLORS", "series_figure", "window_figure",
     "LOSS_POINTS", "ema", "loss_figure",

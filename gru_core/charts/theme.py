@@ -25,6 +25,11 @@ SPLIT_FILL = {"train": "rgba(15,118,110,0.08)", "val": "rgba(217,119,6,0.10)",
               "test": "rgba(124,58,237,0.10)"}
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13, color="#14213d")
 LONG_LINE = 5_000             # above this many points a line is drawn with Scattergl
+# A legend under the plot, placed from the figure's bottom edge: plotly then reserves room for it
+# under the x-axis title, whatever the font size (a paper-referenced y=-0.2 overlaps it when
+# fonts grow or the plot shrinks).
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="left",
+                    x=0.0)
 PRESENT_SCALE = 1.4           # presentation mode (a projector): every chart font this much larger
 
 

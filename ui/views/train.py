@@ -16,7 +16,7 @@ END_BOX = {"finished": st.success, "early_stopped": st.success, "stopped": st.in
 END_TITLE = {"finished": "Finished", "early_stopped": "Early-stopped", "stopped": "Stopped",
              "diverged": "Diverged", "failed": "Failed"}
 SLOW_S = 120.0                      # warn before a run expected to take longer than this
-PRESENT_LOSS_HEIGHT = 340           # presentation: the loss chart (before font scaling) fits 1280x720
+PRESENT_LOSS_HEIGHT = 320           # presentation: the loss chart (before font scaling) fits 1280x720
 ss = st.session_state
 
 
@@ -61,9 +61,7 @@ def window_line():
         explain_missing(f"The data is not ready for training: {error_text(exc)}", "pages/data.py",
                         "Fix it on the Data page", error=True)
         return None
-    if page.presenting():           # fewer words: the windows only
-        st.markdown(f"**L = {ds.window.lookback}**, **H = {ds.window.horizon}** · "
-                    f"{len(ds.train):,} / {len(ds.val):,} / {len(ds.test):,} windows")
+    if page.presenting():           # fewer words: the windows go on the cost line
         return ds
     st.markdown(f"**Data:** {data_source.source_label()} · lookback **L = {ds.window.lookback}**, "
                 f"horizon **H = {ds.window.horizon}** · **{len(ds.train):,}** train / "
@@ -99,7 +97,8 @@ def cost_line(ds):
         seconds, device = data_source.estimate_seconds(ds, cfg, tc)
     steps = -(-len(ds.train) // tc.batch_size)
     if page.presenting():           # one short line instead of three metrics and the limits
-        st.markdown(f"{fmt_count(n)} parameters · ≈ {fmt_rough_s(seconds)} on {device.upper()}")
+        st.markdown(f"**L = {ds.window.lookback}**, **H = {ds.window.horizon}** · "
+                    f"{fmt_count(n)} parameters · ≈ {fmt_rough_s(seconds)} on {device.upper()}")
         if not est.ok:
             st.warning("**Too big for this server, so Start is disabled:** "
                        + "; ".join(est.problems()) + ".", icon=":material/block:")
@@ -155,15 +154,17 @@ def running_note() -> None:
 
 def progress_block(p) -> None:
     frac = min(p.step / p.total_steps, 1.0) if p.total_steps else 0.0
+    f = lambda v: "—" if v is None else f"{v:.4g}"   # noqa: E731
+    if page.presenting():           # one line: where the run is and its losses (the chart has the rest)
+        state = f"{END_TITLE[p.state]} · " if p.done and p.state in END_TITLE else ""
+        st.progress(frac, text=f"{state}Epoch {p.epoch}/{p.epochs} · train loss "
+                               f"**{f(p.train_loss)}** · val loss **{f(p.val_loss)}** · best val "
+                               f"**{f(p.best_val)}**")
+        return
     st.progress(frac, text=f"Epoch {p.epoch}/{p.epochs} · step {p.step:,}/{p.total_steps:,} · "
                            f"ETA {fmt_s(p.eta_s) if not p.done else '—'} · "
                            f"{p.windows_per_s:,.0f} windows/s · elapsed {fmt_s(p.elapsed_s)} · "
                            f"{p.device.upper()}")
-    f = lambda v: "—" if v is None else f"{v:.4g}"   # noqa: E731
-    if page.presenting():           # the chart carries the curves; one line of numbers
-        st.markdown(f"Train loss **{f(p.train_loss)}** · val loss **{f(p.val_loss)}** · "
-                    f"best val **{f(p.best_val)}**")
-        return
     m = st.columns(4)
     m[0].metric("Train loss", f(p.train_loss), help="The last step's training loss: mean squared error "
                                                       "in scaled units.")
@@ -185,15 +186,16 @@ def overfitting_note(p, patience: int) -> None:
 
 
 def end_block(p) -> None:
-    why = "" if page.presenting() else " " + md(p.reason, limit=None)   # presenting: the verdict only
-    END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.**{why}")
-    if p.step > 0:
-        if not page.presenting():
-            st.markdown("Next: see how this model forecasts the test part, and what its gates do.")
-        a, b, _ = st.columns([1, 1, 3])
-        with a:
+    """How the run ended and where to go next. Presenting: a clean ending is said on the progress
+    line only (no box); a stop, divergence or failure still gets its box, without the prose."""
+    present = page.presenting()
+    if not present or END_BOX.get(p.state) is not st.success:
+        why = "" if present else " " + md(p.reason, limit=None)
+        END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.**{why}")
+    if p.step > 0 and not present:
+        st.markdown("Next: see how this model forecasts the test part, and what its gates do.")
+        with st.container(horizontal=True, gap="medium"):
             st.page_link("pages/forecast.py", label="Forecast", icon=":material/query_stats:")
-        with b:
             st.page_link("pages/gates.py", label="Gates", icon=":material/tune:")
 
 
