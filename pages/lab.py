@@ -13,11 +13,9 @@ from ui.views import runs as runs_view
 
 page.header(
     "Lab",
-    "Experiment on the trained GRU. **What if**: change the input window (type values, add a "
-    "spike, a level shift, noise, or scale a stretch) or hold a gate fixed (shut the update gate "
-    "z = 1 and a unit can only keep its state), and see the forecast and every gate respond, "
-    "drawn over the originals. **Gate tape**: scrub back through training and see the gates of "
-    "one window at every epoch.")
+    "Experiment on the trained GRU. **What if**: edit the input window or hold a gate fixed "
+    "(z = 1: a unit can only keep its state) and see the forecast and the gates respond, drawn "
+    "over the originals. **Gate tape**: scrub back through training, epoch by epoch.")
 
 with page.body("running the experiment"):
     runs_view.remember_current()
@@ -31,11 +29,16 @@ with page.body("running the experiment"):
     L = t.dataset.window.lookback
     what, tape = st.tabs(["What if", "Gate tape"])
     with what:
-        st.markdown("**Edit the input**")
-        edits = view.edit_controls(L)
-        st.markdown("**Clamp a gate**")
-        clamps, mode = view.clamp_controls(t, L)
-        view.whatif(t, i, edits, clamps, mode)
+        controls, result = st.columns([1, 1.45], gap="medium")
+        with controls:
+            st.markdown("**Edit the input**")
+            edits = view.edit_controls(L)
+            typed = view.point_editor(t, i)
+            st.markdown("**Clamp a gate**")
+            clamps, mode = view.clamp_controls(t, L)
+        with result:
+            before, after = view.whatif(t, i, typed, edits, clamps, mode)
+        view.whatif_gates(t, before, after)
     with tape:
         runs_view.lab_run_status("lab")
         taped = view.tape_records()

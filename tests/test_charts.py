@@ -53,3 +53,47 @@ def test_gate_heatmap_cells_are_the_values_given():
     hm = [t for t in fig.data if t.type == "heatmap"][0]
     np.testing.assert_array_equal(np.asarray(hm.z), vals.T.astype(np.float32))
     assert list(hm.y) == ["unit 2", "unit 0", "unit 1"] and (hm.zmin, hm.zmax) == (0.0, 1.0)
+
+
+def _font_sizes(fig) -> dict:
+    lay = fig.layout
+    return {"base": lay.font.size, "title": lay.title.font.size,
+            "annotations": [a.font.size for a in lay.annotations],
+            "colorbars": [tr.colorbar.title.font.size for tr in fig.data
+                          if getattr(tr, "colorbar", None) is not None], "height": lay.height}
+
+
+def test_scale_fonts_scales_every_font_once_and_back():
+    x = np.arange(20)
+    fig = charts.gate_heatmaps(x, np.sin(x), "y", [("z", "z", np.random.default_rng(0).random((20, 3)),
+                                                    "z")], [0, 1, 2], title="T")
+    fig.update_traces(colorbar_title_font_size=12, selector=dict(type="heatmap"))
+    plain = _font_sizes(fig)
+    assert plain["base"] == charts.FONT["size"] and plain["title"] == 15
+    k = charts.PRESENT_SCALE
+    charts.scale_fonts(fig, k)
+    charts.scale_fonts(fig, k)                   # again (a cached figure): no compounding
+    big = _font_sizes(fig)
+    assert big["base"] == pytest.approx(plain["base"] * k)
+    assert big["title"] == pytest.approx(plain["title"] * k)
+    assert big["annotations"] == pytest.approx([s * k for s in plain["annotations"]])
+    assert big["colorbars"] == pytest.approx([s * k for s in plain["colorbars"]])
+    assert big["height"] > plain["height"]
+    charts.scale_fonts(fig, 1.0)                 # presentation off: exactly the themed sizes
+    assert _font_sizes(fig) == plain
+
+
+def test_set_cursor_draws_one_line_at_that_time():
+    import pandas as pd
+
+    dates = pd.date_range("2020-01-01", periods=10, freq="D")
+    fig = charts.gate_heatmaps(dates, np.arange(10.0), "y", [("r", "r", np.zeros((10, 2)), "r")],
+                               [0, 1])
+    charts.set_cursor(fig, dates[3])
+    charts.set_cursor(fig, dates[4])             # moves it: still one line
+    (shape,) = fig.layout.shapes
+    assert pd.Timestamp(shape.x0) == pd.Timestamp(shape.x1) == dates[4]
+    assert (shape.yref, shape.y0, shape.y1) == ("paper", 0, 1)
+    fig2 = charts.gate_heatmaps(np.arange(10), np.arange(10.0), "y",
+                                [("r", "r", np.zeros((10, 2)), "r")], [0, 1])
+    assert charts.set_cursor(fig2, np.int64(7)).layout.shapes[0].x0 == 7.0

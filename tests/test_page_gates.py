@@ -311,3 +311,59 @@ def test_window_norm_model_is_traced_on_normalised_inputs():
         out, _ = gru(torch.tensor((x - x[-1:])[None], dtype=torch.float32))
     h = np.asarray(got["trace"].h[0] if hasattr(got["trace"], "h") else got["trace"]["h"][0])
     assert np.allclose(np.squeeze(h), out[0].numpy(), atol=1e-5)
+
+
+def _cursor_x(at: AppTest):
+    shapes = _figures(at)[0]["layout"].get("shapes", [])
+    assert len(shapes) == 1 and shapes[0]["x0"] == shapes[0]["x1"] and shapes[0]["yref"] == "paper"
+    return shapes[0]["x0"]
+
+
+def _filled_bold(at: AppTest) -> list[float]:
+    filled = [x.value for x in at.latex if "[0]" in x.value and r"\mathbf" in x.value]
+    assert len(filled) == 1
+    return [float(v) for v in re.findall(r"\\mathbf\{\(?(-?[\d.]+)\)?\}", filled[0])]
+
+
+def test_step_and_play_move_the_cursor_and_fill_in_that_timestep(gru_job):
+    """Step / Back / Play move one timestep cursor: the line on the heatmaps sits on that step's
+    date and the filled-in equations hold the naive loop's r, z, n, h at that step."""
+    import pandas as pd
+
+    at = open_page(PAGE, gru_job)
+    ds, model = gru_job.dataset, gru_job.run.model
+    s, L = int(ds.test.starts[0]), ds.window.lookback
+    ref = _naive(model.rnn, ds.scaled[s:s + L])
+    dates = pd.DatetimeIndex(ds.series.index)
+
+    def check(step: int) -> None:
+        assert_no_failures(at)
+        assert at.slider(key="gates_ex_t").value == step
+        assert pd.Timestamp(_cursor_x(at)) == dates[s + step - 1]
+        assert _filled_bold(at) == pytest.approx([ref[g][0][step - 1, 0] for g in "rznh"],
+                                                 abs=5.1e-5)
+        assert any(f"Step {step} of {L}" in m.value for m in at.markdown)
+
+    check(L // 2)
+    at.button(key="gates_step").click().run()
+    check(L // 2 + 1)
+    at.button(key="gates_back").click().run()
+    at.button(key="gates_back").click().run()
+    check(L // 2 - 1)
+    # Play advances one step per fragment run; AppTest does not fire run_every, so each run()
+    # stands for one tick. Near the end it stops at the last step and leaves the playing state.
+    at.slider(key="gates_ex_t").set_value(L - 2).run()
+    at.button(key="gates_play").click().run()           # the click's own run: step L - 1
+    check(L - 1)
+    assert at.session_state["gates_playing"] and at.button(key="gates_play").disabled
+    at.run()                                            # one tick: the last step, stop
+    check(L)
+    assert not at.session_state["gates_playing"]
+    assert not at.button(key="gates_play").disabled and at.button(key="gates_pause").disabled
+    at.run()                                            # stopped: the cursor stays put
+    check(L)
+    at.button(key="gates_play").click().run()           # Play at the end starts over at step 1
+    check(2)
+    at.button(key="gates_pause").click().run()
+    check(2)
+    assert not at.session_state["gates_playing"]

@@ -22,6 +22,12 @@ A new page is a copy of this example (``pages/example.py`` would read)::
 * :func:`require` is the "what to do next" empty state: it returns its value when there is one;
   otherwise it shows the message and a link to the page that provides what is missing, and stops
   the page there (``st.stop``), so the code below may assume the value exists.
+
+Presentation mode (the ``present`` setting, for a projector) has fewer words and larger charts:
+:func:`header` then shows the title only, :func:`say` drops non-essential prose (explanatory
+captions), and :func:`chart` draws a Plotly figure with every font scaled by
+``gru_core.charts.PRESENT_SCALE`` (``gru_core.charts.scale_fonts``). Warnings, errors, numbers
+and widget labels always show.
 """
 from __future__ import annotations
 
@@ -29,17 +35,49 @@ from typing import TypeVar
 
 import streamlit as st
 
+from gru_core.charts import PRESENT_SCALE, scale_fonts
 from ui.guard import friendly_errors
+from ui.state import presenting
 
 T = TypeVar("T")
 
-__all__ = ["header", "body", "require", "empty_state"]
+__all__ = ["header", "body", "require", "empty_state", "say", "chart", "presenting",
+           "presentation_style"]
 
 
 def header(title: str, intro: str) -> None:
-    """The page title and its one-paragraph explanation."""
+    """The page title and its one-paragraph explanation (the title only in presentation mode)."""
     st.title(title)
-    st.markdown(intro)
+    if not presenting():
+        st.markdown(intro)
+
+
+PRESENT_CSS = ("<style>html { font-size: 20px; } "
+               ".stMainBlockContainer { padding: 3.6rem 1.5rem 1rem 1.5rem; } "
+               ".stMainBlockContainer h1 { font-size: 2rem; padding: 0 0 0.3rem 0; } "
+               ".stMainBlockContainer h3 { font-size: 1.3rem; }</style>")
+
+
+def presentation_style() -> None:
+    """In presentation mode: larger page text, less padding, a smaller-than-usual jump to titles."""
+    if presenting():
+        st.html(PRESENT_CSS)
+
+
+def say(text: str) -> None:
+    """Non-essential prose (an explanatory caption): shown, except in presentation mode."""
+    if not presenting():
+        st.caption(text)
+
+
+def chart(fig, **kwargs):
+    """``st.plotly_chart(fig, **kwargs)`` with the fonts presentation mode asks for.
+
+    The figure's fonts are set to ``PRESENT_SCALE`` times their themed size in presentation
+    mode and back to 1 otherwise (``scale_fonts`` records the scale, so a cached figure never
+    grows twice).
+    """
+    return st.plotly_chart(scale_fonts(fig, PRESENT_SCALE if presenting() else 1.0), **kwargs)
 
 
 def body(action: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gru_core.jobs import describe_wait
-from ui import data_source, runs, server, state
+from ui import data_source, page, runs, server, state
 from ui.safe import md
 from ui.widgets import setting_input
 
@@ -54,9 +54,8 @@ def draw() -> None:
         st.caption("**Data** · " + data_source.source_label())
         _run_status()
         st.caption("**Device** · " + device_summary())
-        if setting_input("present"):    # presentation mode: larger text for a projector
-            st.html("<style>html { font-size: 20px; } "
-                    ".stMainBlockContainer { padding-top: 1.5rem; }</style>")
+        setting_input("present")        # presentation mode: larger text for a projector
+        page.presentation_style()
         problems = st.session_state.get("url_problems") or []
         for msg in problems:           # Markdown built by ui.state, every link value quoted
             st.warning(msg)

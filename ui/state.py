@@ -267,9 +267,15 @@ SETTINGS: tuple[Setting, ...] = (
 )
 SETTINGS += (
     Setting("present", False, "Presentation mode", "Larger text for a projector: bigger fonts "
-            "and chart labels, less padding. Kept in the share link.", widget="toggle"),
+            "and chart labels, fewer words (explanations hidden), less padding; on the Train page "
+            "the controls and the live loss chart fit one screen. Kept in the share link.", widget="toggle"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def presenting() -> bool:
+    """True in presentation mode (the ``present`` setting): larger text, fewer words."""
+    return bool(st.session_state.get("present", False))
 
 
 def gen_param_key(gen: str, param: str) -> str:

@@ -8,11 +8,12 @@ One module per page, on one theme; every public name is re-exported here, so pag
 ``from gru_core import charts; charts.loss_figure(...)``:
 
 - :mod:`~gru_core.charts.theme` -- ``COLORS``, ``FONT``, :func:`themed`, :func:`line`,
-  :func:`as_f32` and display helpers (decimation, date axes, unit labels);
+  :func:`as_f32`, :func:`scale_fonts` (presentation mode) and display helpers (decimation,
+  date axes, unit labels);
 - :mod:`~gru_core.charts.data` -- the series with its split and an example window;
 - :mod:`~gru_core.charts.train` -- the live loss curves and their smoothing (:func:`ema`);
 - :mod:`~gru_core.charts.forecast` -- forecasts, residuals, error by horizon step, the future;
-- :mod:`~gru_core.charts.gates` -- gate heatmaps and chosen units' gates.
+- :mod:`~gru_core.charts.gates` -- gate heatmaps (with a timestep cursor) and chosen units' gates.
 
 Pages beyond the first four keep their figures in their own module, imported by name
 (``from gru_core.charts import cell as charts_cell``): :mod:`~gru_core.charts.cell` (Cell, Compare,
@@ -22,18 +23,20 @@ from gru_core.charts.data import (DISPLAY_POINTS, SPLIT_LABELS, WINDOW_COLORS, s
                                   window_figure)
 from gru_core.charts.forecast import (forecast_step_figure, forecast_window_figure, future_figure,
                                       mae_by_step_figure, residual_figures)
-from gru_core.charts.gates import (FAST_HEATMAP, GATE_RANGE, GATE_SCALE, gate_heatmaps,
-                                   gate_lines_figure)
-from gru_core.charts.theme import (COLORS, FONT, LONG_LINE, SPLIT_FILL, as_f32, display_indices,
-                                   is_dates, line, themed, units_label, x_values)
+from gru_core.charts.gates import (CURSOR, FAST_HEATMAP, GATE_RANGE, GATE_SCALE, gate_heatmaps,
+                                   gate_lines_figure, set_cursor)
+from gru_core.charts.theme import (COLORS, FONT, LEGEND_BELOW, LONG_LINE, PRESENT_SCALE,
+                                   SPLIT_FILL, as_f32, display_indices, is_dates, line,
+                                   scale_fonts, themed, units_label, x_values)
 from gru_core.charts.train import LOSS_POINTS, ema, loss_figure
 
 __all__ = [
-    "COLORS", "FONT", "LONG_LINE", "SPLIT_FILL", "as_f32", "display_indices", "is_dates", "line",
-    "themed", "units_label", "x_values",
+    "COLORS", "FONT", "LEGEND_BELOW", "LONG_LINE", "PRESENT_SCALE", "SPLIT_FILL", "as_f32", "display_indices",
+    "is_dates", "line", "scale_fonts", "themed", "units_label", "x_values",
     "DISPLAY_POINTS", "SPLIT_LABELS", "WINDOW_COLORS", "series_figure", "window_figure",
     "LOSS_POINTS", "ema", "loss_figure",
     "forecast_step_figure", "forecast_window_figure", "future_figure", "mae_by_step_figure",
     "residual_figures",
-    "FAST_HEATMAP", "GATE_RANGE", "GATE_SCALE", "gate_heatmaps", "gate_lines_figure",
+    "CURSOR", "FAST_HEATMAP", "GATE_RANGE", "GATE_SCALE", "gate_heatmaps", "gate_lines_figure",
+    "set_cursor",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from gru_core.charts.theme import COLORS, FONT, as_f32, line, themed
+from gru_core.charts.theme import COLORS, FONT, LEGEND_BELOW, as_f32, line, themed
 
 CELL_COLORS = {"gru": "#7c3aed", "lstm": "#0f766e", "rnn": "#dc2626"}   # Compare page lines
 UNIT_COLORS = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0284c7", "#dc2626", "#64748b")
@@ -19,7 +19,7 @@ LOG_FLOOR = 1e-300            # values at or below this are not drawn on a log a
 
 def _legend_below(fig: go.Figure) -> go.Figure:
     """Legend under the plot, so a long legend never covers the title."""
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0.0),
+    fig.update_layout(legend=LEGEND_BELOW,
                       margin=dict(b=60))
     return fig
 

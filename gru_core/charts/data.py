@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from gru_core.charts.theme import COLORS, SPLIT_FILL, display_indices, line, themed, x_values
+from gru_core.charts.theme import (COLORS, LEGEND_BELOW, SPLIT_FILL, display_indices, line,
+                                   themed, x_values)
 
 WINDOW_COLORS = {"input": "#0284c7", "target": "#dc2626"}   # the example window's two parts
 SPLIT_LABELS = {"train": "train", "val": "validation", "test": "test"}
@@ -102,7 +103,7 @@ def series_figure(x, y, *, name: str, bounds: tuple[int, int] | None = None,
         _mark_window(fig, x, y, edges, *window)
     themed(fig, title=title, height=height, x_title=x_title, y_title=name)
     fig.update_layout(hovermode="closest",           # legend under the plot: it never hides the title
-                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0))
+                      legend=LEGEND_BELOW)
     fig.update_xaxes(range=[edges[0], edges[-1]])   # labels must not stretch the axis
     return fig
 

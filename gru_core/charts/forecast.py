@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from gru_core.charts.theme import COLORS, SPLIT_FILL, as_f32, is_dates, line, themed, units_label
+from gru_core.charts.theme import (COLORS, LEGEND_BELOW, SPLIT_FILL, as_f32, is_dates, line,
+                                   themed, units_label)
 
 
 def forecast_step_figure(x, actual, predicted, naive=None, *, step: int, units: str = "",
@@ -65,7 +66,7 @@ def forecast_window_figure(input_x, input_y, target_x, actual, predicted, naive=
                              line=dict(color=COLORS["model"], width=2.2)))
     themed(fig, title=title, x_title="date" if is_dates(input_x) else "position",
            y_title=units_label(units), height=420)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
+    fig.update_layout(legend=LEGEND_BELOW)
     return fig
 
 

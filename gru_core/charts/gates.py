@@ -118,3 +118,19 @@ def gate_lines_figure(x, series_y, series_name: str, panels: list, units, *,
     themed(fig, title=title, height=170 + 150 * rows)
     fig.update_xaxes(title_text="date" if is_dates(x) else "position in the series", row=rows, col=1)
     return fig
+
+
+CURSOR = dict(color="#111827", width=2)
+
+
+def set_cursor(fig: go.Figure, x) -> go.Figure:
+    """Mark time ``x`` on :func:`gate_heatmaps`' figure with one vertical line (in place).
+
+    All panels share one time axis, so one line spanning the figure's height crosses the input
+    strip and every heatmap at the same step. Any earlier cursor is replaced; returns ``fig``.
+    """
+    x = x.isoformat() if hasattr(x, "isoformat") else (str(x) if isinstance(x, np.datetime64) else
+                                                      float(x))
+    fig.layout.shapes = [dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                              line=CURSOR, layer="above", name="cursor")]
+    return fig

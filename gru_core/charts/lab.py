@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from gru_core.charts.theme import COLORS, as_f32, line, themed
+from gru_core.charts.theme import COLORS, LEGEND_BELOW, as_f32, line, themed
 
 __all__ = ["BEFORE", "RUN_COLORS", "whatif_figure", "gate_before_after_figure",
            "tape_loss_figure", "overlay_loss_figure", "overlay_forecast_figure",
@@ -112,7 +112,7 @@ def overlay_loss_figure(curves: dict, *, height: int = 380, title: str | None = 
         fig.add_trace(go.Scatter(x=ep, y=as_f32(va), name=f"{name} · validation", mode="lines",
                                  line=dict(color=c, width=2.6)))
     themed(fig, title=title, height=height, x_title="epoch", y_title="MSE loss (scaled units)")
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0))
+    fig.update_layout(legend=LEGEND_BELOW)
     return fig
 
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from gru_core.charts.theme import COLORS, as_f32, line, themed
+from gru_core.charts.theme import COLORS, LEGEND_BELOW, as_f32, line, themed
 
 __all__ = ["perplexity_figure", "unit_figure"]
 
@@ -76,7 +76,7 @@ def perplexity_figure(steps, step_loss, epoch_steps, epoch_train, epoch_val, *, 
     themed(fig, title="Perplexity per character (lower is better; 1 = certain)", height=height,
            x_title="optimiser step", y_title="perplexity" + (" (log scale)" if log_y else ""))
     fig.update_layout(hovermode="closest", uirevision="ppl",
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
+                      legend=LEGEND_BELOW)
     if log_y:
         top = max(vocab_size * 1.5, 2.0)
         ticks = [t for t in (1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500)

@@ -25,6 +25,12 @@ SPLIT_FILL = {"train": "rgba(15,118,110,0.08)", "val": "rgba(217,119,6,0.10)",
               "test": "rgba(124,58,237,0.10)"}
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13, color="#14213d")
 LONG_LINE = 5_000             # above this many points a line is drawn with Scattergl
+# A legend under the plot, placed from the figure's bottom edge: plotly then reserves room for it
+# under the x-axis title, whatever the font size (a paper-referenced y=-0.2 overlaps it when
+# fonts grow or the plot shrinks).
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="left",
+                    x=0.0)
+PRESENT_SCALE = 1.4           # presentation mode (a projector): every chart font this much larger
 
 
 def themed(fig: go.Figure, *, title: str | None = None, height: int = 360,
@@ -45,6 +51,49 @@ def themed(fig: go.Figure, *, title: str | None = None, height: int = 360,
         fig.update_yaxes(title_text=y_title)
     fig.update_xaxes(showgrid=True, gridcolor="#e5e7eb", zeroline=False)
     fig.update_yaxes(showgrid=True, gridcolor="#e5e7eb", zeroline=False)
+    return fig
+
+
+def _scale_font(font, k: float, default: float | None = None) -> None:
+    size = font.size if font.size is not None else default
+    if size is not None:
+        font.size = round(size * k, 2)
+
+
+def scale_fonts(fig: go.Figure, scale: float) -> go.Figure:
+    """Set every font of ``fig`` to ``scale`` times its themed size (in place; returns ``fig``).
+
+    Presentation mode calls it with :data:`PRESENT_SCALE`, a normal view with 1.0. The scale in
+    force is kept in ``fig.layout.meta["font_scale"]``, so calling it again on a cached figure
+    (with the same or another scale) never compounds. Scaled: the base font (which axes, ticks
+    and legends inherit), the title, subplot titles and other annotations, explicit axis and
+    tick fonts, legend fonts and colour-bar titles and ticks; taller text gets a taller figure.
+    """
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    old = float(meta.get("font_scale", 1.0))
+    k = scale / old
+    if k == 1.0:
+        return fig
+    lay = fig.layout
+    _scale_font(lay.font, k, FONT["size"])
+    if lay.title.text:
+        _scale_font(lay.title.font, k)
+    _scale_font(lay.legend.font, k)
+    for a in lay.annotations:
+        _scale_font(a.font, k)
+    for name in [n for n in lay if n.startswith(("xaxis", "yaxis"))]:
+        ax = lay[name]
+        _scale_font(ax.title.font, k)
+        _scale_font(ax.tickfont, k)
+    for tr in fig.data:
+        cb = getattr(tr, "colorbar", None)
+        if cb is not None:
+            _scale_font(cb.title.font, k)
+            _scale_font(cb.tickfont, k)
+    if lay.height:                                   # room for the larger text, from the unscaled height
+        meta.setdefault("height_1", lay.height)
+        lay.height = int(round(meta["height_1"] * (1 + (scale - 1) * 0.3)))
+    fig.update_layout(meta={**meta, "font_scale": scale})
     return fig
 
 

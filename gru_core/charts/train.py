@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from gru_core.charts.theme import COLORS, display_indices, themed
+from gru_core.charts.theme import COLORS, LEGEND_BELOW, display_indices, themed
 
 LOSS_POINTS = 500             # the live per-step curve is drawn with at most this many points
 
@@ -88,7 +88,7 @@ def loss_figure(steps, step_loss, epoch_steps, epoch_train, epoch_val, *, log_y:
     themed(fig, title=title, height=height, x_title="optimiser step",
            y_title="MSE loss (scaled units)" + (", log scale" if log_y else ""))
     fig.update_layout(hovermode="closest", uirevision="loss",   # legend under the plot, clear of the title
-                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0))
+                      legend=LEGEND_BELOW)
     if log_y:
         fig.update_yaxes(type="log")
     if steps.shape[0] and steps[-1] < 10:

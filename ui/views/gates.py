@@ -20,7 +20,7 @@ from gru_core.explain import (SATURATION, explain_step, gate_arrays, step_latex,
 from gru_core.gates import equations_latex, trace_gates
 from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.windows import Dataset
-from ui import data_source, runs
+from ui import data_source, page, runs
 from ui.guard import friendly_errors
 from ui.safe import md
 from ui.widgets import int_slider
@@ -32,6 +32,8 @@ TORCH, TUTORIAL = "torch", "tutorial"
 CONVENTIONS = {TORCH: "z (PyTorch): share of the old state kept",
                TUTORIAL: "1 − z (tutorial): share of the candidate written"}
 UNTRAINED = "untrained (random weights)"
+STEP_KEY, PLAY_KEY = "gates_ex_t", "gates_playing"   # the cursor (1-based timestep), playing?
+PLAY_EVERY_S = 0.7      # seconds between two timesteps while playing
 
 
 # ---------------------------------------------------------------------------- which GRU is shown
@@ -101,7 +103,8 @@ def subject() -> runs.Trained:
 
 def equations() -> None:
     """The equations PyTorch computes (``gru_core.gates.EQUATIONS``) and the two z conventions."""
-    with st.expander("The equations PyTorch computes", expanded=True, icon=":material/function:"):
+    with st.expander("The equations PyTorch computes", expanded=not page.presenting(),
+                     icon=":material/function:"):
         st.latex(equations_latex())
         st.markdown(
             r"$\sigma$ is the logistic sigmoid (0..1) and $\odot$ multiplies unit by unit; each "
@@ -176,10 +179,10 @@ def pick_convention() -> bool:
                                 key="gates_convention", persist_state="session",
                                 format_func=CONVENTIONS.get,
                                 help="Changes labels and plotted values only; the model is the same.")
-    st.markdown("The two conventions describe the same model: "
-                r"$z^{\mathrm{tutorial}} = 1 - z^{\mathrm{torch}}$ and "
-                r"$h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$ (PyTorch's z). Showing **"
-                + CONVENTIONS[conv] + "**.")
+    page.say("The two conventions describe the same model: "
+             r"$z^{\mathrm{tutorial}} = 1 - z^{\mathrm{torch}}$ and "
+             r"$h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$ (PyTorch's z). Showing **"
+             + CONVENTIONS[conv] + "**.")
     return conv == TORCH
 
 
@@ -239,13 +242,9 @@ def draw(t: runs.Trained, key: str, a: int, b: int, layer: int, direction: int,
             xs, target, series_name, [(g, title, v[:, order], cbar) for g, v, title, cbar in heat],
             order.tolist(), title=tag.rstrip(" ·") + " GRU" if tag else None),
         keep=6, bucket="fig")
-    st.plotly_chart(fig, key="gates_heatmaps")
-    st.caption("The heatmaps share the time axis with the input on top: zoom into a stretch of "
-               "time (drag on any panel) and the others follow; double-click to zoom out. Colour "
-               "scales are fixed: 0..1 for the gates, −1..1 for n and h.")
+    _player(t, got, fig, xs, layer, direction, a, torch_z, slow=big)
     _unit_lines(t, tag, xs, target, arr, zs, z_short, z_name, order[:3].tolist())
     _summary_table(summary, order, torch_z, z_name, b - a)
-    _explanation(t, got, layer, direction, a, torch_z)
 
 
 @st.fragment
@@ -265,7 +264,7 @@ def _unit_lines(t: runs.Trained, tag: str, xs, target, arr: dict, zs, z_axis: st
         idx = np.asarray(units)
         panels = [("r", "r (reset)", arr["r"][:, idx]), ("z", z_axis, zs[:, idx]),
                   ("h", "h (state)", arr["h"][:, idx])]
-        st.plotly_chart(charts.gate_lines_figure(
+        page.chart(charts.gate_lines_figure(
             xs, target, str(t.dataset.series.target), panels, units,
             title=f"{tag}Input series, then r, {z_name} and h of the chosen units (same time axis)"),
             key="gates_lines")
@@ -299,7 +298,7 @@ def _summary_table(summary, order, torch_z: bool, z_name: str, T: int) -> None:
         "mean_r": st.column_config.NumberColumn("mean r", format="%.3f"),
         "r_saturated": pct("r saturated", f"share of steps with r below {low} or above {high}"),
     })
-    st.caption(
+    page.say(
         "Click a column header to sort. **Memory** is measured on this trace: with PyTorch's z the "
         "old state is multiplied by z at every step, so the share of $h_t$ still in the state k "
         r"steps later is $z_{t+1} \cdots z_{t+k}$; memory is the mean, over every start step t, of "
@@ -311,38 +310,98 @@ def _summary_table(summary, order, torch_z: bool, z_name: str, T: int) -> None:
         f"below {low} or above {high}: the gate is fully shut or open there.")
 
 
-@st.fragment
+# ------------------------------------------------------------------- stepping through time
+def _on_play(T: int) -> None:
+    """on_click: play from the cursor (from the first step when the cursor is at the end)."""
+    ss = st.session_state
+    if int(ss.get(STEP_KEY, 1)) >= T:
+        ss[STEP_KEY] = 1
+    ss[PLAY_KEY] = True
+
+
+def _on_pause() -> None:
+    st.session_state[PLAY_KEY] = False
+
+
+def _on_step(T: int, by: int) -> None:
+    """on_click: pause and move the cursor ``by`` steps (kept inside 1..T)."""
+    ss = st.session_state
+    ss[PLAY_KEY] = False
+    ss[STEP_KEY] = min(max(int(ss.get(STEP_KEY, 1)) + by, 1), T)
+
+
+def _player(t: runs.Trained, got: dict, fig, xs, layer: int, direction: int, pos0: int,
+            torch_z: bool, slow: bool) -> None:
+    """Play / step through the traced span: a cursor on the heatmaps and that step's equations.
+
+    The timestep lives in session state (``gates_ex_t``, 1-based) and the slider shows it; Play
+    starts a fragment that advances it every :data:`PLAY_EVERY_S` seconds (twice that for big
+    heatmaps, which are re-sent with every step) and redraws only the heatmaps' cursor and the
+    filled-in step, and stops at the last step.
+    """
+    ss = st.session_state
+    T = got["x"].shape[1]
+    playing = bool(ss.get(PLAY_KEY))
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.button("Play", key="gates_play", icon=":material/play_arrow:", on_click=_on_play,
+                  args=(T,), disabled=playing or T < 2)
+        st.button("Pause", key="gates_pause", icon=":material/pause:", on_click=_on_pause,
+                  disabled=not playing)
+        st.button("Back", key="gates_back", icon=":material/skip_previous:", on_click=_on_step,
+                  args=(T, -1))
+        st.button("Step", key="gates_step", icon=":material/skip_next:", on_click=_on_step,
+                  args=(T, 1))
+
+    @st.fragment(run_every=(2 * PLAY_EVERY_S if slow else PLAY_EVERY_S) if playing else None)
+    def frame() -> None:
+        with friendly_errors("drawing this timestep"):
+            step = int(ss.get(STEP_KEY, max(1, T // 2)))
+            if ss.get(PLAY_KEY):
+                step = min(step + 1, T)
+                if step >= T:
+                    ss[PLAY_KEY] = False          # the end of the span: stop there
+            ss[STEP_KEY] = min(max(step, 1), T)
+            step = int_slider("Timestep in the traced span (the cursor on the heatmaps)", 1, T,
+                              max(1, T // 2), key=STEP_KEY)
+            charts.set_cursor(fig, xs[step - 1])
+            page.chart(fig, key="gates_heatmaps")
+            page.say("The heatmaps share the time axis with the input on top: zoom into a stretch "
+                     "of time (drag on any panel) and the others follow; double-click to zoom out. "
+                     "Colour scales are fixed: 0..1 for the gates, −1..1 for n and h. The dark "
+                     "line is the timestep filled in below.")
+            _explanation(t, got, layer, direction, pos0, torch_z, step)
+            if playing and not ss.get(PLAY_KEY):
+                st.rerun()                        # leave the playing state once (buttons redraw)
+    frame()
+
+
 def _explanation(t: runs.Trained, got: dict, layer: int, direction: int, pos0: int,
-                 torch_z: bool) -> None:
-    """One unit at one step with its numbers (a fragment: moving its slider redraws only this)."""
-    with friendly_errors("filling in one step's numbers"):
-        st.subheader("One step, with the numbers filled in")
-        T = got["x"].shape[1]
-        U = t.model_cfg.hidden_size
-        c1, c2 = st.columns(2)
-        with c1:
-            step = int_slider("Timestep in the traced span", 1, T, max(1, T // 2), key="gates_ex_t")
-        if st.session_state.get("gates_ex_unit") not in range(U):
-            st.session_state.pop("gates_ex_unit", None)
-        unit = c2.selectbox("Unit", list(range(U)), key="gates_ex_unit",
-                            format_func=lambda u: f"unit {u}")
-        e = explain_step(t.model.rnn, got["x"], got["trace"], layer, step - 1, unit,
-                         direction=direction)
-        prev = "h_{t-1}" if direction == 0 else "h_{t+1}"
-        where = f"layer {layer}" + (", backward direction" if direction else "")
-        first = (step == 1 and direction == 0) or (step == T and direction == 1)
-        if layer == 0 and len(e.x) <= 4:
-            xdesc = "$x_t$ = [" + ", ".join(f"{v:.4f}" for v in e.x) + "] (the scaled input)"
-        else:
-            xdesc = (f"$x_t$ = layer {layer - 1}'s state at this step ({len(e.x)} values)" if layer
-                     else f"$x_t$ = the {len(e.x)} scaled input columns")
-        st.markdown(f"Step {step} of the span ({runs.time_label(t.dataset, pos0 + step - 1)}), "
-                    f"{where}, unit {unit}: {xdesc}; this unit's previous state ${prev}[{unit}]$ = "
-                    f"{e.h_prev:.4f}" + (" (the zero initial state)" if first else "") + ".")
-        st.latex(step_latex(e, tutorial=not torch_z))
-        st.caption(
-            "Each bracket is this unit's row of a weight matrix times a vector, plus a bias, "
-            "computed from the model's weights; the results agree with the trace to "
-            f"{e.max_abs_diff:.1e} (rounding). Numbers are rounded to 4 decimals here"
-            + ("; the backward direction reads time in reverse, so its previous state is the one "
-               "at t+1." if direction else "."))
+                 torch_z: bool, step: int) -> None:
+    """One unit at timestep ``step`` (1-based) with its numbers filled in."""
+    st.subheader("One step, with the numbers filled in")
+    T = got["x"].shape[1]
+    U = t.model_cfg.hidden_size
+    if st.session_state.get("gates_ex_unit") not in range(U):
+        st.session_state.pop("gates_ex_unit", None)
+    unit = st.selectbox("Unit", list(range(U)), key="gates_ex_unit",
+                        format_func=lambda u: f"unit {u}", width=200)
+    e = explain_step(t.model.rnn, got["x"], got["trace"], layer, step - 1, unit,
+                     direction=direction)
+    prev = "h_{t-1}" if direction == 0 else "h_{t+1}"
+    where = f"layer {layer}" + (", backward direction" if direction else "")
+    first = (step == 1 and direction == 0) or (step == T and direction == 1)
+    if layer == 0 and len(e.x) <= 4:
+        xdesc = "$x_t$ = [" + ", ".join(f"{v:.4f}" for v in e.x) + "] (the scaled input)"
+    else:
+        xdesc = (f"$x_t$ = layer {layer - 1}'s state at this step ({len(e.x)} values)" if layer
+                 else f"$x_t$ = the {len(e.x)} scaled input columns")
+    st.markdown(f"Step {step} of {T} ({runs.time_label(t.dataset, pos0 + step - 1)}), "
+                f"{where}, unit {unit}: {xdesc}; this unit's previous state ${prev}[{unit}]$ = "
+                f"{e.h_prev:.4f}" + (" (the zero initial state)" if first else "") + ".")
+    st.latex(step_latex(e, tutorial=not torch_z))
+    page.say(
+        "Each bracket is this unit's row of a weight matrix times a vector, plus a bias, "
+        "computed from the model's weights; the results agree with the trace to "
+        f"{e.max_abs_diff:.1e} (rounding). Numbers are rounded to 4 decimals here"
+        + ("; the backward direction reads time in reverse, so its previous state is the one "
+           "at t+1." if direction else "."))

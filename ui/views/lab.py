@@ -14,7 +14,7 @@ import streamlit as st
 from gru_core import charts
 from gru_core.charts import lab as charts_lab
 from gru_core.intervene import EDITS, MODES, Clamp, Edit, apply_edits, what_if, window_values
-from ui import runs
+from ui import page, runs
 from ui.views import runs as runs_view
 
 GATE_WORDS = {"z": "z — update gate (1 = keep the old state)", "r": "r — reset gate (0 = ignore the old state)"}
@@ -47,19 +47,21 @@ def _add_clamp(L: int) -> None:
 
 
 def edit_controls(L: int) -> list[Edit]:
-    """Controls that add an input edit; returns the edits so far."""
-    c1, c2, c3, c4 = st.columns(4)
+    """Controls that add an input edit (two compact rows); returns the edits so far."""
+    c1, c2 = st.columns(2)
     kind = c1.selectbox("Edit", list(EDITS), key="lab_edit_kind", help="; ".join(
         f"{k}: {v}" for k, v in EDITS.items()))
     c2.slider("At timestep", 0, L - 1, L - 1, key="lab_edit_at",
-                   help="0 = the oldest input, the last one is the newest.")
-    c3.number_input("Over steps", 1, L, 1, key="lab_edit_len")
-    c4.number_input("Amount", value=1.0 if kind == "scale" else 0.0, key="lab_edit_amount",
-                             help="Data units (scale: a factor).", format="%g")
-    b1, b2 = st.columns(2)
-    b1.button("Add edit", key="lab_add_edit", on_click=_add_edit, args=(L,))
-    b2.button("Clear edits", key="lab_clear_edits", on_click=st.session_state.pop,
-              args=("lab_edits", None))
+              help="0 = the oldest input, the last one is the newest.")
+    c1, c2 = st.columns(2)
+    c1.number_input("Over steps", 1, L, 1, key="lab_edit_len")
+    c2.number_input("Amount", value=1.0 if kind == "scale" else 0.0, key="lab_edit_amount",
+                    help="Data units (scale: a factor).", format="%g")
+    with st.container(horizontal=True, gap="small"):
+        st.button("Add edit", key="lab_add_edit", on_click=_add_edit, args=(L,),
+                  icon=":material/add:")
+        st.button("Clear edits", key="lab_clear_edits", on_click=st.session_state.pop,
+                  args=("lab_edits", None))
     return list(st.session_state.get("lab_edits", []))
 
 
@@ -69,17 +71,18 @@ def clamp_controls(t: runs.Trained, L: int) -> tuple[list[Clamp], str]:
     mode = st.radio("Cell", list(MODES), horizontal=True, key="lab_mode",
                     format_func=lambda m: {"full": "full GRU", "update_only": "update-only (r = 1)",
                                            "reset_only": "reset-only (z = 0)"}[m])
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2 = st.columns(2)
     c1.selectbox("Clamp gate", ["z", "r"], key="lab_clamp_gate", format_func=GATE_WORDS.get)
     c2.slider("to", 0.0, 1.0, 1.0, 0.05, key="lab_clamp_value")
-    c3.multiselect("Units (none = all)", list(range(cfg.hidden_size)), key="lab_clamp_units")
-    c4.slider("Timesteps", 0, L, (0, L), key="lab_clamp_steps")
-    b1, b2 = st.columns(2)
-    b1.button("Add clamp", key="lab_add_clamp", on_click=_add_clamp, args=(L,),
-              disabled=cfg.bidirectional, help="Bidirectional GRUs cannot be clamped." if
-              cfg.bidirectional else None)
-    b2.button("Clear clamps", key="lab_clear_clamps", on_click=st.session_state.pop,
-              args=("lab_clamps", None))
+    c1, c2 = st.columns(2)
+    c1.multiselect("Units (none = all)", list(range(cfg.hidden_size)), key="lab_clamp_units")
+    c2.slider("Timesteps", 0, L, (0, L), key="lab_clamp_steps")
+    with st.container(horizontal=True, gap="small"):
+        st.button("Add clamp", key="lab_add_clamp", on_click=_add_clamp, args=(L,),
+                  icon=":material/add:", disabled=cfg.bidirectional,
+                  help="Bidirectional GRUs cannot be clamped." if cfg.bidirectional else None)
+        st.button("Clear clamps", key="lab_clear_clamps", on_click=st.session_state.pop,
+                  args=("lab_clamps", None))
     return list(st.session_state.get("lab_clamps", [])), mode
 
 
@@ -92,16 +95,23 @@ def _describe(edits, clamps, mode) -> str:
     return "; ".join(parts) or "nothing changed yet"
 
 
-def whatif(t: runs.Trained, i: int, edits, clamps, mode: str) -> None:
-    """Before/after forecast and gates of window ``i``."""
+def point_editor(t: runs.Trained, i: int) -> np.ndarray:
+    """The window's input values as a table to type into (in an expander); (L,) data units."""
+    base = window_values(t.dataset, "test", i)                           # (L, C) data units
+    with st.expander("Type input values", icon=":material/edit:"):
+        typed = st.data_editor(pd.DataFrame({"value": base[:, 0]}), key="lab_points", height=180,
+                               column_config={"value": st.column_config.NumberColumn(
+                                   "input value (type to change)", format="%.4g")})
+    return typed["value"].to_numpy(dtype=np.float64)
+
+
+def whatif(t: runs.Trained, i: int, typed: np.ndarray, edits, clamps, mode: str):
+    """Window ``i``'s input and forecast before and after; returns (before, after) ``what_if``s."""
     ds = t.dataset
     L, H = ds.window.lookback, ds.window.horizon
     base = window_values(ds, "test", i)                                  # (L, C) data units
-    typed = st.data_editor(pd.DataFrame({"value": base[:, 0]}), key="lab_points", height=160,
-                           width=260, column_config={"value": st.column_config.NumberColumn(
-                               "input value (type to change)", format="%.4g")})
     edited = base.copy()
-    edited[:, 0] = typed["value"].to_numpy(dtype=np.float64)
+    edited[:, 0] = typed
     edited = apply_edits(edited, edits)
     before = runs.model_cache(t, f"lab_before:{i}", lambda: what_if(t.model, ds, base))
     after = what_if(t.model, ds, edited, clamps, mode)
@@ -111,10 +121,16 @@ def whatif(t: runs.Trained, i: int, edits, clamps, mode: str) -> None:
     units = str(ds.series.target)
     st.caption(f"**Changes:** {_describe(edits, clamps, mode)}. Largest forecast change: "
                f"**{np.abs(after.forecast - before.forecast).max():.4g} {units}**.")
-    st.plotly_chart(charts_lab.whatif_figure(x_in, base[:, 0], edited[:, 0], x_out,
-                                             before.forecast, after.forecast, actual, units=units,
-                                             title="Input and forecast, before and after"),
-                    key="lab_whatif_chart")
+    page.chart(charts_lab.whatif_figure(x_in, base[:, 0], edited[:, 0], x_out, before.forecast,
+                                        after.forecast, actual, units=units,
+                                        title="Input and forecast, before and after"),
+               key="lab_whatif_chart")
+    return before, after
+
+
+def whatif_gates(t: runs.Trained, before, after) -> None:
+    """Chosen units' z, r and h of the last layer, before (dotted) and after (solid)."""
+    L = t.dataset.window.lookback
     layer = t.model_cfg.num_layers - 1
     zb = before.trace.z[layer, 0].numpy()                                 # (L, U)
     za = after.trace.z[layer, 0].numpy()
@@ -128,7 +144,7 @@ def whatif(t: runs.Trained, i: int, edits, clamps, mode: str) -> None:
                    after.trace.r[layer, 0].numpy()[:, shown], 0.0, 1.0),
                   ("h (state)", before.trace.h[layer, 0].numpy()[:, shown],
                    after.trace.h[layer, 0].numpy()[:, shown], -1.0, 1.0)]
-        st.plotly_chart(charts_lab.gate_before_after_figure(
+        page.chart(charts_lab.gate_before_after_figure(
             np.arange(L), panels, shown, title=f"Layer {layer + 1}: gates before (dotted) and "
                                                "after (solid)"), key="lab_gates_chart")
 
@@ -167,26 +183,26 @@ def tape_player(rec) -> None:
         epoch = st.select_slider("Epoch (tape frame)", epochs, key="lab_frame")
         f = frames[epochs.index(epoch)]
         ds = rec.dataset
-        st.plotly_chart(charts_lab.tape_loss_figure(rec.epoch_train, rec.epoch_val, epoch,
-                                                    title="Loss, with this frame's epoch marked"),
-                        key="lab_tape_loss")
+        page.chart(charts_lab.tape_loss_figure(rec.epoch_train, rec.epoch_val, epoch,
+                                               title="Loss, with this frame's epoch marked"),
+                   key="lab_tape_loss")
         x = f.trace.h.shape[2]
         probe = rec.tape.probe_x[0, :, 0].numpy()
         y_in = ds.scaler.inverse_target(probe)
         layer = f.trace.z.shape[0] - 1
         panels = [(g, f"{g} of layer {layer + 1} at epoch {epoch}",
                    getattr(f.trace, g)[layer, 0].numpy(), g) for g in ("z", "r")]
-        st.plotly_chart(charts.gate_heatmaps(np.arange(x), y_in, str(ds.series.target), panels,
-                                             range(panels[0][2].shape[1])), key="lab_tape_heat")
+        page.chart(charts.gate_heatmaps(np.arange(x), y_in, str(ds.series.target), panels,
+                                        range(panels[0][2].shape[1])), key="lab_tape_heat")
         L, H = ds.window.lookback, ds.window.horizon
-        st.plotly_chart(charts_lab.probe_forecast_figure(
+        page.chart(charts_lab.probe_forecast_figure(
             np.arange(L), y_in, np.arange(L, L + H), _probe_actual(rec),
             ds.scaler.inverse_target(f.forecast), ds.scaler.inverse_target(frames[-1].forecast),
             epoch=epoch, units=str(ds.series.target)), key="lab_tape_fc")
     _frame()
-    st.caption(f"{len(frames)} frames ({rec.tape.label}), {rec.tape.memory_bytes() / 1e6:.2f} MB; "
-               "each frame is the weights at the end of that epoch (0 = before training) and the "
-               "gates trace_gates computes with them. Timesteps: 0 = the oldest input.")
+    page.say(f"{len(frames)} frames ({rec.tape.label}), {rec.tape.memory_bytes() / 1e6:.2f} MB; "
+             "each frame is the weights at the end of that epoch (0 = before training) and the "
+             "gates trace_gates computes with them. Timesteps: 0 = the oldest input.")
 
 
 def _probe_actual(rec) -> np.ndarray:

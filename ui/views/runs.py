@@ -25,7 +25,7 @@ from gru_core.errors import DataError
 from gru_core.jobs import ForecastSpec
 from gru_core.tape import GateTape
 from gru_core.train import TrainingRun
-from ui import runs, server
+from ui import page, runs, server
 
 BG = "_lab_bg"        # session key of the background lab run
 
@@ -128,9 +128,9 @@ def table(h: RunHistory) -> None:
                  column_config={"lr": st.column_config.NumberColumn(format="%g"),
                                 "test MAE": st.column_config.NumberColumn(format="%.4g"),
                                 "best baseline MAE": st.column_config.NumberColumn(format="%.4g")})
-    st.caption("MAE in the data's units on the test windows; best baseline = the better of naive "
-               "and seasonal naive on the same windows. The session keeps the last "
-               f"{h.max_runs} runs.")
+    page.say("MAE in the data's units on the test windows; best baseline = the better of naive "
+             "and seasonal naive on the same windows. The session keeps the last "
+             f"{h.max_runs} runs.")
 
 
 def side_by_side(records) -> None:
@@ -145,7 +145,7 @@ def side_by_side(records) -> None:
         {names[r.id]: (curves[(curves.run == r.id) & (curves.kind == "train")].loss,
                        curves[(curves.run == r.id) & (curves.kind == "validation")].loss)
          for r in records}, title="Loss per epoch (dotted: train, solid: validation)")
-    st.plotly_chart(fig, key="runs_loss_chart")
+    page.chart(fig, key="runs_loss_chart")
     st.dataframe(pd.DataFrame({names[r.id]: r.metrics.iloc[0] for r in records}
                               | {"best baseline (run %d)" % a.id: a.metrics.iloc[1:].min()}).T,
                  width="stretch")
@@ -158,7 +158,7 @@ def side_by_side(records) -> None:
     step = 1
     x = runs.positions_to_axis(ds, ds.test.starts + ds.window.lookback + step - 1)
     units = str(getattr(ds.series, "target", "value"))
-    st.plotly_chart(charts_lab.overlay_forecast_figure(
+    page.chart(charts_lab.overlay_forecast_figure(
         x, a.actual[:, step - 1], {names[r.id]: r.forecast[:, step - 1] for r in records},
         units=units, title="Test forecasts, 1 step ahead"), key="runs_fc_chart")
 
@@ -184,7 +184,8 @@ def gates_side_by_side(records, i: int) -> None:
         z = tr.z[-1, 0].numpy()  # (L, U) last layer
         fig = charts.gate_heatmaps(x, y, ds.series.target, [("z", f"run {rid}: z (share kept)", z,
                                                               "z")], range(z.shape[1]))
-        col.plotly_chart(fig, key=f"runs_gates_{rid}")
+        with col:
+            page.chart(fig, key=f"runs_gates_{rid}")
 
 
 def rewind_form(h: RunHistory, base_id: int) -> None:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from gru_core import charts
 from gru_core.errors import DataError
-from ui import data_source, runs, server, sidebar, state
+from ui import data_source, page, runs, server, sidebar, state
 from ui.guard import error_text, explain_missing
 from ui.safe import md
 
@@ -16,6 +16,7 @@ END_BOX = {"finished": st.success, "early_stopped": st.success, "stopped": st.in
 END_TITLE = {"finished": "Finished", "early_stopped": "Early-stopped", "stopped": "Stopped",
              "diverged": "Diverged", "failed": "Failed"}
 SLOW_S = 120.0                      # warn before a run expected to take longer than this
+PRESENT_LOSS_HEIGHT = 320           # presentation: the loss chart (before font scaling) fits 1280x720
 ss = st.session_state
 
 
@@ -49,7 +50,7 @@ def fmt_count(n: int) -> str:
 
 def seed_note() -> None:
     """Under the seed: what a shared link reproduces, and the training thread count it needs."""
-    st.caption(state.REPRODUCIBILITY.format(threads=data_source.TRAIN_THREADS))
+    page.say(state.REPRODUCIBILITY.format(threads=data_source.TRAIN_THREADS))
 
 
 def window_line():
@@ -60,6 +61,8 @@ def window_line():
         explain_missing(f"The data is not ready for training: {error_text(exc)}", "pages/data.py",
                         "Fix it on the Data page", error=True)
         return None
+    if page.presenting():           # fewer words: the windows go on the cost line
+        return ds
     st.markdown(f"**Data:** {data_source.source_label()} · lookback **L = {ds.window.lookback}**, "
                 f"horizon **H = {ds.window.horizon}** · **{len(ds.train):,}** train / "
                 f"**{len(ds.val):,}** validation / **{len(ds.test):,}** test windows · "
@@ -93,6 +96,13 @@ def cost_line(ds):
     with st.spinner("Timing a few training steps on this machine (once per session) ..."):
         seconds, device = data_source.estimate_seconds(ds, cfg, tc)
     steps = -(-len(ds.train) // tc.batch_size)
+    if page.presenting():           # one short line instead of three metrics and the limits
+        st.markdown(f"**L = {ds.window.lookback}**, **H = {ds.window.horizon}** · "
+                    f"{fmt_count(n)} parameters · ≈ {fmt_rough_s(seconds)} on {device.upper()}")
+        if not est.ok:
+            st.warning("**Too big for this server, so Start is disabled:** "
+                       + "; ".join(est.problems()) + ".", icon=":material/block:")
+        return est
     m = st.columns(3)
     m[0].metric("Parameters", fmt_count(n),
                 help=f"{n:,} trainable weights and biases in the model these settings build.")
@@ -133,6 +143,8 @@ def controls(ds, est=None) -> None:
 
 def running_note() -> None:
     """While a run is going: settings apply to the next run; the live view can be frozen."""
+    if page.presenting():
+        return
     st.info("A run is in progress: it keeps the settings it started with. Changes to the settings "
             "apply to the next run.", icon=":material/info:")
     st.toggle("Pause live view", key="live_paused",
@@ -142,12 +154,18 @@ def running_note() -> None:
 
 def progress_block(p) -> None:
     frac = min(p.step / p.total_steps, 1.0) if p.total_steps else 0.0
+    f = lambda v: "—" if v is None else f"{v:.4g}"   # noqa: E731
+    if page.presenting():           # one line: where the run is and its losses (the chart has the rest)
+        state = f"{END_TITLE[p.state]} · " if p.done and p.state in END_TITLE else ""
+        st.progress(frac, text=f"{state}Epoch {p.epoch}/{p.epochs} · train loss "
+                               f"**{f(p.train_loss)}** · val loss **{f(p.val_loss)}** · best val "
+                               f"**{f(p.best_val)}**")
+        return
     st.progress(frac, text=f"Epoch {p.epoch}/{p.epochs} · step {p.step:,}/{p.total_steps:,} · "
                            f"ETA {fmt_s(p.eta_s) if not p.done else '—'} · "
                            f"{p.windows_per_s:,.0f} windows/s · elapsed {fmt_s(p.elapsed_s)} · "
                            f"{p.device.upper()}")
     m = st.columns(4)
-    f = lambda v: "—" if v is None else f"{v:.4g}"   # noqa: E731
     m[0].metric("Train loss", f(p.train_loss), help="The last step's training loss: mean squared error "
                                                       "in scaled units.")
     m[1].metric("Val loss", f(p.val_loss), help="The last epoch's validation loss: mean squared error on "
@@ -168,13 +186,16 @@ def overfitting_note(p, patience: int) -> None:
 
 
 def end_block(p) -> None:
-    END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.** {md(p.reason, limit=None)}")
-    if p.step > 0:
+    """How the run ended and where to go next. Presenting: a clean ending is said on the progress
+    line only (no box); a stop, divergence or failure still gets its box, without the prose."""
+    present = page.presenting()
+    if not present or END_BOX.get(p.state) is not st.success:
+        why = "" if present else " " + md(p.reason, limit=None)
+        END_BOX.get(p.state, st.info)(f"**{END_TITLE.get(p.state, p.state)}.**{why}")
+    if p.step > 0 and not present:
         st.markdown("Next: see how this model forecasts the test part, and what its gates do.")
-        a, b, _ = st.columns([1, 1, 3])
-        with a:
+        with st.container(horizontal=True, gap="medium"):
             st.page_link("pages/forecast.py", label="Forecast", icon=":material/query_stats:")
-        with b:
             st.page_link("pages/gates.py", label="Gates", icon=":material/tune:")
 
 
@@ -223,7 +244,8 @@ def live_view(running: bool) -> None:
         if running and p.done and ss.get("_ended_rerun") != j.started:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
-        st.caption(run_caption(j))
+        if not page.presenting():
+            st.caption(run_caption(j))
         auto = runs.auto_run(j)
         if auto is not None and auto.status:
             st.info(f"Auto: {auto.status}. The winner then trains here live.", icon=":material/manage_search:")
@@ -236,10 +258,15 @@ def live_view(running: bool) -> None:
             end_block(p)
         progress_block(p)
         overfitting_note(p, j.train_cfg.patience)
-        log_y = st.toggle("Log-scale loss axis", key="loss_log")
+        present = page.presenting()
+        if not present:
+            st.toggle("Log-scale loss axis", key="loss_log")
         fig = charts.loss_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train, p.epoch_val,
-                                 log_y=log_y, best_epoch=p.best_epoch,
-                                 title="Loss while training (lower is better)")
-        st.plotly_chart(fig, key="loss_chart")
+                                 log_y=ss.get("loss_log", False), best_epoch=p.best_epoch,
+                                 title="Loss while training (lower is better)",
+                                 height=PRESENT_LOSS_HEIGHT if present else 440)
+        page.chart(fig, key="loss_chart")
+        if present:                 # under the chart, so the chart stays above the fold
+            st.toggle("Log-scale loss axis", key="loss_log")
 
     view()
