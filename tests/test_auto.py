@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from gru_core.auto import (STAGE2_TRANSFORMS, candidate_transforms, choose, fit_candidate, mask_test,
-                           n_candidates)
+from gru_core.auto import (
+    STAGE2_TRANSFORMS,
+    candidate_transforms,
+    choose,
+    fit_candidate,
+    mask_test,
+    n_candidates,
+)
 from gru_core.data import series_from_array
 from gru_core.defaults import Recipe
 from gru_core.windows import split_bounds

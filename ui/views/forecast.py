@@ -1,5 +1,6 @@
-"""What the Forecast page draws: scores and verdict, step and window views, direct vs recursive,
-the future, downloads and model bundles.
+"""What the Forecast page draws: scores and verdict, intervals, the rolling-origin backtest (one
+score per forecast origin), step and window views, direct vs recursive, the future, downloads and
+model bundles.
 
 Every number comes from ``gru_core`` (``evaluate``, ``metrics.METRICS``, ``verdict``) on the
 dataset the model was trained on, cached per model with ``ui.runs.model_cache``; this module only
