@@ -88,6 +88,16 @@ def rolling_origin(y_true, forecasts: dict, origins, model: str, labels=None) ->
                     wins=wins, n=int(rows.shape[0]))
 
 
+def origin_labels(index, origins) -> list[str] | None:
+    """Readable labels for origin positions: dates ("1958-03-29", with the time if it has one) for a
+    DatetimeIndex, else None (the positions are the labels)."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return None
+    stamps = index[np.asarray(origins, dtype=np.int64)]
+    timed = bool(np.any((stamps.hour != 0) | (stamps.minute != 0)))
+    return list(stamps.strftime("%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"))
+
+
 def origin_table(bt: Backtest) -> pd.DataFrame:
     """One row per origin: its label, the model's MAE, the best baseline *of that origin* (name and
     MAE) and the winner -- the table the Forecast page shows (``wins`` counts the model's rows)."""

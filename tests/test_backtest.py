@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gru_core.backtest import best_overall, interpret, origin_table, rolling_origin
+from gru_core.backtest import best_overall, interpret, origin_labels, origin_table, rolling_origin
 from gru_core.errors import DataError
 
 
@@ -81,3 +81,12 @@ def test_interpretation_follows_the_wins(model_err, base_err, phrase):
     if bt.n >= 3:
         below = np.mean(model_err) < np.mean(base_err)
         assert ("it is below the best baseline overall" in interpret(bt)) == below
+
+
+def test_origin_labels_are_dates_or_none():
+    import pandas as pd
+    days = pd.date_range("1958-03-29", periods=5, freq="W-SAT")
+    assert origin_labels(days, [0, 2]) == ["1958-03-29", "1958-04-12"]
+    hours = pd.date_range("2020-01-01", periods=3, freq="h")
+    assert origin_labels(hours, [1]) == ["2020-01-01 01:00"]
+    assert origin_labels(pd.RangeIndex(5), [1, 2]) is None
