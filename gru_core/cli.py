@@ -126,7 +126,9 @@ def result_text(run) -> str:
     for b in run.bands:
         lines.append(f"{b.level:.0%} interval (split conformal, validation residuals): test coverage "
                      f"{b.coverage:.1%}")
-    lines += ["", run.backtest.sentence(), interpret(run.backtest)]
+    lines += ["", run.backtest.sentence(), interpret(run.backtest),
+              "Per origin (fixed model, no refit; each row's best baseline is that origin's):",
+              origin_table(run.backtest).to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     if run.future is not None:
         lines += ["", run.future.attrs.get("label", "Forecast past the end") + ":",
                   run.future.to_string(float_format=lambda v: f"{v:.4g}")]

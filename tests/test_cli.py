@@ -88,6 +88,7 @@ def test_text_report(capsys):
     assert main(["forecast", str(AIRLINE), *QUICK]) == 0
     out = capsys.readouterr().out
     assert "Test part" in out and "GRU" in out and "best baseline" in out and "coverage" in out
+    assert "Per origin (fixed model, no refit" in out and "winner" in out and "1960-" in out
 
 
 @pytest.mark.parametrize("args,message", [
