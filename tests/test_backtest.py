@@ -2,7 +2,13 @@
 import numpy as np
 import pytest
 
-from gru_core.backtest import best_overall, interpret, origin_labels, origin_table, rolling_origin
+from gru_core.backtest import (
+    best_overall,
+    interpret,
+    origin_labels,
+    origin_table,
+    rolling_origin,
+)
 from gru_core.errors import DataError
 
 
