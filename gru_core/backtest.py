@@ -103,7 +103,7 @@ def origin_table(bt: Backtest) -> pd.DataFrame:
     MAE) and the winner -- the table the Forecast page shows (``wins`` counts the model's rows)."""
     per = bt.per_origin
     base = per.drop(columns=bt.model)                                 # (K, n_baselines)
-    best_name, best_mae = base.idxmin(axis=1), base.min(axis=1)
+    best_name, best_mae = base.fillna(np.inf).idxmin(axis=1), base.min(axis=1)   # NaN scores never best
     model = per[bt.model]
     return pd.DataFrame({
         "origin": per.index.to_numpy(),

@@ -96,3 +96,10 @@ def test_origin_labels_are_dates_or_none():
     hours = pd.date_range("2020-01-01", periods=3, freq="h")
     assert origin_labels(hours, [1]) == ["2020-01-01 01:00"]
     assert origin_labels(pd.RangeIndex(5), [1, 2]) is None
+
+
+def test_a_baseline_without_a_score_is_never_the_best():
+    y = np.zeros((2, 1))
+    f = {"GRU": np.array([[1.0], [1.0]]), "Naive": np.array([[np.nan], [2.0]]), "ETS": np.array([[3.0], [np.nan]])}
+    t = origin_table(rolling_origin(y, f, [0, 1], "GRU"))
+    assert list(t["best baseline"]) == ["ETS", "Naive"] and list(t["its MAE"]) == [3.0, 2.0]
