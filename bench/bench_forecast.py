@@ -9,13 +9,20 @@ coverage on the test part. Target: ratio <= 1 on most rows and never above 1.25.
     python bench/bench_forecast.py                 # all rows (slow on a small CPU: many models)
     python bench/bench_forecast.py --only airline_passengers trend_seasonal
     python bench/bench_forecast.py --gen-length 1200
+    python bench/bench_forecast.py --jobs 4         # rows in 4 worker processes (one thread each)
+
+Each row trains every "auto" candidate (see gru_core.auto; about ten GRUs), so its time grows with
+the series: co2_weekly (2,284 points, 1,580 training windows) is the slowest row. Rows are
+independent and every run is seeded and single-threaded, so ``--jobs`` gives the same numbers.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import io
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -52,29 +59,51 @@ def row(name: str, res: dict, seconds: float) -> dict:
             "backtest wins": f"{res['backtest']['wins']}/{res['backtest']['origins']}", "s": round(seconds)}
 
 
+def run_row(name: str, gen_length: int, tmp: str) -> dict:
+    """One benchmark row: the CLI's default run on a sample or a generated series."""
+    samples = list_samples()
+    t0 = time.perf_counter()
+    if name in samples:
+        res = cli_json([str(samples[name].path), "--target", samples[name].target])
+    else:
+        path = Path(tmp) / f"{name}.csv"
+        pd.DataFrame({"value": generate(name, length=gen_length, seed=0)}).to_csv(path, index=False)
+        res = cli_json([str(path)])
+    return row(name, res, time.perf_counter() - t0)
+
+
+def report(r: dict) -> None:
+    print(f"  {r['data']:20s} ratio {r['ratio']:.3f}  ({r['transform']}, L={r['L']}, "
+          f"{r['best baseline']}, {r['s']} s)", flush=True)
+
+
 def main_bench(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="rows to run (sample keys or generator keys)")
     ap.add_argument("--gen-length", type=int, default=400, help="length of each generated series")
+    ap.add_argument("--jobs", type=int, default=1, help="rows run at once, in worker processes")
     args = ap.parse_args(argv)
-    samples = list_samples()
     names = [n for n in ORDER if not args.only or n in args.only]
-    rows = []
+    unknown = sorted(set(args.only or ()) - set(ORDER))
+    if unknown:
+        ap.error(f"unknown rows {', '.join(unknown)}; choose from {', '.join(ORDER)}")
     print(f"GRU Lab forecasting benchmark: CLI default run per data set; generators length "
           f"{args.gen_length}, seed 0", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            t0 = time.perf_counter()
-            if name in samples:
-                res = cli_json([str(samples[name].path), "--target", samples[name].target])
-            else:
-                path = Path(tmp) / f"{name}.csv"
-                pd.DataFrame({"value": generate(name, length=args.gen_length, seed=0)}).to_csv(path, index=False)
-                res = cli_json([str(path)])
-            rows.append(row(name, res, time.perf_counter() - t0))
-            r = rows[-1]
-            print(f"  {r['data']:20s} ratio {r['ratio']:.3f}  ({r['transform']}, L={r['L']}, "
-                  f"{r['best baseline']}, {r['s']} s)", flush=True)
+        if args.jobs <= 1:
+            rows = []
+            for name in names:
+                rows.append(run_row(name, args.gen_length, tmp))
+                report(rows[-1])
+        else:
+            spawn = multiprocessing.get_context("spawn")          # fresh interpreters, no forked torch
+            with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
+                futures = {pool.submit(run_row, n, args.gen_length, tmp): n for n in names}
+                done = {}
+                for fut in concurrent.futures.as_completed(futures):
+                    done[futures[fut]] = fut.result()
+                    report(done[futures[fut]])
+            rows = [done[n] for n in names]
     table = pd.DataFrame(rows).set_index("data")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(float_format=lambda v: f"{v:.3f}"))

@@ -5,9 +5,16 @@ in data units** (the transform's inverse applied, so candidates with different t
 comparable). Two stages keep the cost down:
 
 1. every candidate transform at the recipe's lookback:
-   ``none``, ``window`` (per-window normalisation), ``diff``, and where they apply ``log_window``
-   (positive training data) and ``seasonal_diff`` (a season found in the training part);
-2. the winning transform at the other candidate lookbacks (half the lookback, and two seasons).
+   ``none``, ``window`` (per-window normalisation by the last value), ``window_scale`` (by the
+   window's mean and spread), ``diff``, and where they apply ``log_window`` (positive training
+   data) and ``seasonal_diff`` (a season found in the training part);
+2. the best :data:`STAGE2_TRANSFORMS` transforms of stage 1, each at the other candidate
+   lookbacks (half the lookback, and two seasons).
+
+Stage 2 looks at more than the stage-1 winner because the ranking of transforms can change with
+the lookback: a per-window normalisation reads the level and spread of its own window, so a short
+window adapts quickly after a change of regime while a long one straddles the change for longer
+(seen on the regime-switch generator: third at the recipe's lookback, first at half of it).
 
 The lowest validation MAE wins. The test part is never read: before anything is fitted it is
 replaced by copies of the last validation row (:func:`mask_test`), so no choice can depend on
@@ -29,6 +36,9 @@ from gru_core.evaluate import mae, predict
 from gru_core.train import TrainingRun
 from gru_core.transforms import TRANSFORMS, inverse_windows
 from gru_core.windows import make_dataset, min_length, split_bounds
+
+STAGE2_TRANSFORMS = 3
+"""How many of stage 1's best transforms are tried again at the other lookbacks."""
 
 
 @dataclass
@@ -105,7 +115,7 @@ def mask_test(series, recipe: Recipe) -> Series:
 
 def candidate_transforms(y_train, season: int | None) -> list[str]:
     """The transforms "auto" tries, decided from the training part of the target only."""
-    keys = ["none", "window", "diff"]
+    keys = ["none", "window", "window_scale", "diff"]
     if np.min(y_train) > 0:
         keys.append("log_window")
     if season:
@@ -119,6 +129,11 @@ def candidate_lookbacks(lookback: int, season: int | None, T: int, recipe: Recip
     if season and 2 * season <= 4 * lookback:
         out.add(2 * season)
     return sorted(L for L in out if L != lookback and min_length(recipe.window(L), recipe.split()) <= T)
+
+
+def n_candidates(n_transforms: int, n_lookbacks: int) -> int:
+    """How many candidates :func:`choose` trains (if none fails): stage 1 plus stage 2."""
+    return n_transforms + min(STAGE2_TRANSFORMS, n_transforms) * n_lookbacks
 
 
 def choose(series, recipe: Recipe = DEFAULTS, season: int | None = None,
@@ -161,10 +176,11 @@ def choose(series, recipe: Recipe = DEFAULTS, season: int | None = None,
         attempt(key, recipe.lookback)
     if not fitted:
         raise DataError("No candidate of 'auto' could be trained: " + " ".join(notes))
-    lead = min(fitted, key=lambda f: f.val_mae)
+    leads = sorted(fitted, key=lambda f: f.val_mae)[:STAGE2_TRANSFORMS]   # stable: ties keep order
     others = lookbacks if lookbacks is not None else candidate_lookbacks(recipe.lookback, season, T, recipe)
-    for L in others:                                                       # stage 2
-        attempt(lead.transform, L)
+    for lead in leads:                                                     # stage 2
+        for L in others:
+            attempt(lead.transform, L)
     best = min(fitted, key=lambda f: f.val_mae)
 
     table = pd.DataFrame([{"transform": f.transform, "lookback": f.lookback, "val MAE": f.val_mae,

@@ -86,3 +86,56 @@ def rolling_origin(y_true, forecasts: dict, origins, model: str, labels=None) ->
                                      for n in per.columns]})
     return Backtest(origins=o[rows], rows=rows, per_origin=per, summary=summary, model=model,
                     wins=wins, n=int(rows.shape[0]))
+
+
+def origin_labels(index, origins) -> list[str] | None:
+    """Readable labels for origin positions: dates ("1958-03-29", with the time if it has one) for a
+    DatetimeIndex, else None (the positions are the labels)."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return None
+    stamps = index[np.asarray(origins, dtype=np.int64)]
+    timed = bool(np.any((stamps.hour != 0) | (stamps.minute != 0)))
+    return list(stamps.strftime("%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"))
+
+
+def origin_table(bt: Backtest) -> pd.DataFrame:
+    """One row per origin: its label, the model's MAE, the best baseline *of that origin* (name and
+    MAE) and the winner -- the table the Forecast page shows (``wins`` counts the model's rows)."""
+    per = bt.per_origin
+    base = per.drop(columns=bt.model)                                 # (K, n_baselines)
+    best_name, best_mae = base.fillna(np.inf).idxmin(axis=1), base.min(axis=1)   # NaN scores never best
+    model = per[bt.model]
+    return pd.DataFrame({
+        "origin": per.index.to_numpy(),
+        f"{bt.model} MAE": model.to_numpy(),
+        "best baseline": best_name.to_numpy(),
+        "its MAE": best_mae.to_numpy(),
+        "winner": np.where(model < best_mae, bt.model, best_name).astype(object),
+    })
+
+
+def best_overall(bt: Backtest) -> str:
+    """The baseline with the lowest mean MAE over the origins."""
+    return str(bt.summary.drop(index=bt.model)["mean"].idxmin())
+
+
+def interpret(bt: Backtest) -> str:
+    """One sentence saying what the spread over origins means for the verdict."""
+    m, name = bt.summary.loc[bt.model], bt.model
+    b = best_overall(bt)
+    lower = m["mean"] < bt.summary.loc[b, "mean"]
+    if bt.n < 3:
+        return (f"Only {bt.n} non-overlapping origin(s) fit in these windows: too few to tell a "
+                "consistent result from one lucky stretch; use a longer series or a larger test part.")
+    if bt.wins * 3 >= bt.n * 2:
+        how = (f"the {name} wins on most origins ({bt.wins} of {bt.n}), so its score is not the "
+               "result of one lucky stretch")
+    elif bt.wins * 3 <= bt.n:
+        how = (f"the {name} loses on most origins (it wins {bt.wins} of {bt.n}), so the baselines "
+               "are better here, not just on one unlucky stretch")
+    else:
+        how = (f"the result is mixed ({bt.wins} of {bt.n} origins won), so which stretch is tested "
+               "decides the verdict")
+    tail = (f"; on the mean over origins it is {'below' if lower else 'above'} the best baseline "
+            f"overall, {b} ({m['mean']:.4g} vs {bt.summary.loc[b, 'mean']:.4g})")
+    return f"Across origins {how}{tail}."

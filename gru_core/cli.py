@@ -20,6 +20,7 @@ import math
 import sys
 from pathlib import Path
 
+from gru_core.backtest import interpret, origin_table
 from gru_core.data import load_table, prepare_series
 from gru_core.defaults import DEFAULTS
 from gru_core.errors import DataError
@@ -98,7 +99,9 @@ def result_dict(run) -> dict:
                        "half_width_per_step": [_num(v) for v in b.q]} for b in run.bands],
         "backtest": {"origins": run.backtest.n, "wins": run.backtest.wins,
                      "summary": {n: {k: _num(v) for k, v in r.items()}
-                                 for n, r in run.backtest.summary.iterrows()}},
+                                 for n, r in run.backtest.summary.iterrows()},
+                     "per_origin": [{k: (_num(v) if k.endswith("MAE") else str(v)) for k, v in r.items()}
+                                    for r in origin_table(run.backtest).to_dict("records")]},
         "future": None if run.future is None else {
             "label": run.future.attrs.get("label", ""), "index": [str(i) for i in run.future.index],
             "forecast": [_num(v) for v in run.future["forecast"]]},
@@ -123,7 +126,9 @@ def result_text(run) -> str:
     for b in run.bands:
         lines.append(f"{b.level:.0%} interval (split conformal, validation residuals): test coverage "
                      f"{b.coverage:.1%}")
-    lines += ["", run.backtest.sentence()]
+    lines += ["", run.backtest.sentence(), interpret(run.backtest),
+              "Per origin (fixed model, no refit; each row's best baseline is that origin's):",
+              origin_table(run.backtest).to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     if run.future is not None:
         lines += ["", run.future.attrs.get("label", "Forecast past the end") + ":",
                   run.future.to_string(float_format=lambda v: f"{v:.4g}")]

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from gru_core.auto import AutoResult, Fitted, choose, fit_candidate
-from gru_core.backtest import Backtest, rolling_origin
+from gru_core.backtest import Backtest, origin_labels, rolling_origin
 from gru_core.classical import ets_forecast, ets_future, fit_ets
 from gru_core.defaults import DEFAULTS, Recipe
 from gru_core.errors import DataError
@@ -182,7 +182,7 @@ def run_forecast(series, recipe: Recipe = DEFAULTS, season: int | None = None, f
                          f"windows and there are {n_val}. Use a larger validation fraction or a longer series.")
     origins = w.starts + ds.window.lookback - 1
     index = getattr(series, "index", None)
-    labels = np.asarray(index)[origins] if index is not None and len(index) == T else None
+    labels = origin_labels(index, origins) if index is not None and len(index) == T else None
     bt = rolling_origin(y_test, test, origins, model_label, labels)
 
     out = ForecastRun(recipe=recipe, season=season, transform=fitted.transform, lookback=fitted.lookback,

@@ -13,6 +13,7 @@ relative to its own last value -- and maps the forecast back to the data's units
     log_diff        z_t = log y_t - log y_{t-1}          --
     window          z_t = y_t                            each window minus its last value
     log_window      z_t = log y_t                        each window minus its last value
+    window_scale    z_t = y_t                            each window minus its mean, over its std
 
 Columns: log applies to the target and to every input column that is positive on the training
 part; a difference applies to every column (a trending input needs it as much as the target).
@@ -47,7 +48,7 @@ class Transform:
     label: str                 # shown in pickers
     log: bool                  # take the log of positive columns first
     lag: str                   # "none", "one" (first difference) or "season" (seasonal difference)
-    window_norm: str           # ModelConfig.window_norm: "none" or "last"
+    window_norm: str           # ModelConfig.window_norm: "none", "last" or "meanstd"
     description: str           # one sentence for help texts
 
 
@@ -66,6 +67,9 @@ TRANSFORMS: dict[str, Transform] = {t.key: t for t in (
               "Each input window relative to its own last value; the forecast is added back to it."),
     Transform("log_window", "Log + per-window normalisation", True, "none", "last",
               "Per-window normalisation of the log: for positive data with multiplicative swings."),
+    Transform("window_scale", "Per-window scaling (mean and spread)", False, "none", "meanstd",
+              "Each input window relative to its own mean and spread; the forecast is scaled back: "
+              "for series whose level and swing size both change."),
 )}
 """The transform registry: key -> :class:`Transform` (``"auto"`` is chosen by :mod:`gru_core.auto`)."""
 

@@ -2,7 +2,14 @@
 import numpy as np
 import pytest
 
-from gru_core.auto import candidate_transforms, choose, fit_candidate, mask_test
+from gru_core.auto import (
+    STAGE2_TRANSFORMS,
+    candidate_transforms,
+    choose,
+    fit_candidate,
+    mask_test,
+    n_candidates,
+)
 from gru_core.data import series_from_array
 from gru_core.defaults import Recipe
 from gru_core.windows import split_bounds
@@ -56,9 +63,27 @@ def test_mask_test_keeps_everything_before_the_test_part():
 
 
 def test_candidates_come_from_the_training_part():
-    assert candidate_transforms(np.array([1.0, 2.0]), 12) == ["none", "window", "diff", "log_window",
-                                                              "seasonal_diff"]
-    assert candidate_transforms(np.array([-1.0, 2.0]), None) == ["none", "window", "diff"]
+    assert candidate_transforms(np.array([1.0, 2.0]), 12) == ["none", "window", "window_scale", "diff",
+                                                              "log_window", "seasonal_diff"]
+    assert candidate_transforms(np.array([-1.0, 2.0]), None) == ["none", "window", "window_scale", "diff"]
+
+
+def test_stage_two_tries_the_best_stage_one_transforms_at_the_other_lookbacks():
+    keys = ["none", "window", "window_scale", "diff"]
+    res = choose(series_from_array(rising()), TINY, season=12, transforms=keys, lookbacks=[6, 24])
+    assert STAGE2_TRANSFORMS == 3 and len(res.table) == n_candidates(4, 2) == 4 + 3 * 2
+    stage1 = res.table[res.table["lookback"] == TINY.lookback].sort_values("val MAE", kind="stable")
+    leads = list(stage1["transform"])[:3]
+    for L in (6, 24):
+        assert sorted(res.table[res.table["lookback"] == L]["transform"]) == sorted(leads)
+    assert res.best.val_mae == res.table["val MAE"].min()
+    assert n_candidates(2, 2) == 2 + 2 * 2                # fewer transforms than STAGE2_TRANSFORMS
+
+
+def test_window_scale_trains_a_mean_and_spread_normalised_model():
+    f = fit_candidate(series_from_array(rising()), TINY, "window_scale")
+    assert f.model.cfg.window_norm == "meanstd"
+    assert np.all(np.isfinite(f.val_pred)) and f.val_pred.shape == f.val_true.shape
 
 
 def test_window_transform_trains_a_window_norm_model():

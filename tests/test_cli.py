@@ -57,6 +57,20 @@ def test_json_metrics_match_baselines_computed_here(airline_json):
     assert [b["level"] for b in res["intervals"]] == [0.8, 0.95]
     assert all(0 <= b["test_coverage"] <= 1 for b in res["intervals"])
     assert res["backtest"]["origins"] == math.ceil((T - L - H + 1 - (val_end - L)) / H)
+    # per origin (windows H apart): the naive baselines' MAE by hand bound the best baseline's
+    per = res["backtest"]["per_origin"]
+    assert len(per) == res["backtest"]["origins"]
+    dates = pd.to_datetime(pd.read_csv(AIRLINE)["month"])
+    for k, r in enumerate(per):
+        o = val_end - 1 + k * H
+        naive = np.mean([abs(y[o + 1 + j] - y[o]) for j in range(H)])
+        seas = np.mean([abs(y[o + 1 + j] - y[o + 1 + j - 12]) for j in range(H)])
+        assert r["origin"] == dates[o].strftime("%Y-%m-%d")
+        assert r["its MAE"] <= min(naive, seas) * (1 + 1e-6)
+        if r["best baseline"] == "Naive (last value)":
+            assert r["its MAE"] == pytest.approx(naive, rel=1e-5)
+        assert r["winner"] == ("GRU" if r["GRU MAE"] < r["its MAE"] else r["best baseline"])
+    assert sum(r["winner"] == "GRU" for r in per) == res["backtest"]["wins"]
 
 
 def test_future_and_bundle_files(airline_json):
@@ -74,6 +88,7 @@ def test_text_report(capsys):
     assert main(["forecast", str(AIRLINE), *QUICK]) == 0
     out = capsys.readouterr().out
     assert "Test part" in out and "GRU" in out and "best baseline" in out and "coverage" in out
+    assert "Per origin (fixed model, no refit" in out and "winner" in out and "1960-" in out
 
 
 @pytest.mark.parametrize("args,message", [

@@ -223,3 +223,37 @@ def test_conformal_bands_and_coverage_match_a_hand_computation(job):
         up = names.index(f"{level:.0%} interval")
         width = values(step_fig["data"][up]["y"]) - values(step_fig["data"][up - 1]["y"])
         assert np.allclose(width, 2 * q[0], rtol=1e-4)
+
+
+def test_rolling_origin_table_matches_a_hand_computation(job):
+    """The per-origin table, its spread and wins k/n: origins one horizon apart, by hand here."""
+    at = open_page(PAGE, job)
+    assert_no_failures(at)
+    table = next(d.value for d in at.dataframe if "winner" in d.value.columns)
+    errors = by_hand(job)                                   # name -> (N, H) absolute errors
+    N = errors["GRU"].shape[0]
+    rows = list(range(0, N, H))                             # stride 1: origins H apart = every H-th window
+    assert len(table) == len(rows)
+    per = {name: np.array([e[i].mean() for i in rows]) for name, e in errors.items()}
+    baselines = [n for n in errors if n != "GRU"]
+    np.testing.assert_allclose(table["GRU MAE"].to_numpy(float), per["GRU"], rtol=1e-4)
+    wins = 0
+    for k in range(len(rows)):
+        best = min(baselines, key=lambda n: per[n][k])
+        assert table["best baseline"][k] == best
+        assert table["its MAE"][k] == pytest.approx(per[best][k], rel=1e-4)
+        won = per["GRU"][k] < per[best][k]
+        wins += won
+        assert table["winner"][k] == ("GRU" if won else best)
+    # origin labels: the date of each forecast's last input step (test windows start at val_end - L)
+    dates = job.dataset.series.index
+    first = round(len(dates) * 0.85) - L
+    assert list(table["origin"]) == [dates[first + i + L - 1].strftime("%Y-%m-%d") for i in rows]
+    line = next(m.value for m in at.markdown if "wins" in m.value and "origins" in m.value)
+    assert f"**GRU wins {wins}/{len(rows)}** origins" in line
+    g = per["GRU"]
+    assert f"MAE {g.mean():.3f} ± {g.std():.3f} (min–max {g.min():.3f}–{g.max():.3f})" in line
+    assert any("Fixed model, no refit per origin" in c.value for c in at.caption)
+    # airline's short test part holds few non-overlapping 12-step forecasts: the page says so
+    start = "Only" if len(rows) < 3 else "Across origins"
+    assert any(m.value.startswith(start) for m in at.markdown)

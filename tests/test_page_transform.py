@@ -108,9 +108,10 @@ def test_auto_run_status_counts_candidates_before_it_starts():
     job = type("J", (), {})()
     run = AutoRun(job, series, recipe, None, ModelConfig(input_size=1, hidden_size=3, horizon=2),
                   TrainConfig(epochs=1, device="cpu"))
-    # no season: none, window, diff, log_window (positive) + lookback 4 = 5 candidates
-    assert run.n == 5
-    assert run.status == "choosing the transform and lookback on validation data: candidate 1 of 5"
+    # no season: none, window, window_scale, diff, log_window (positive), then the best three of
+    # them at lookback 4 = 5 + 3 = 8 candidates
+    assert run.n == 8
+    assert run.status == "choosing the transform and lookback on validation data: candidate 1 of 8"
     run.start()
     assert run.join(60)
     assert run.status == "" and run.result is not None and run.done_candidates == len(run.result.table)

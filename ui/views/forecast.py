@@ -1,5 +1,6 @@
-"""What the Forecast page draws: scores and verdict, step and window views, direct vs recursive,
-the future, downloads and model bundles.
+"""What the Forecast page draws: scores and verdict, intervals, the rolling-origin backtest (one
+score per forecast origin), step and window views, direct vs recursive, the future, downloads and
+model bundles.
 
 Every number comes from ``gru_core`` (``evaluate``, ``metrics.METRICS``, ``verdict``) on the
 dataset the model was trained on, cached per model with ``ui.runs.model_cache``; this module only
@@ -12,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from gru_core import charts
+from gru_core.backtest import best_overall, interpret, origin_table, rolling_origin
 from gru_core.errors import DataError
 from gru_core.evaluate import (evaluate, forecast_future, mae, predictions_table,
                                recursive_forecast)
@@ -84,6 +86,7 @@ def draw(t: runs.Trained, split: str, metric: str) -> None:
     ev = runs.model_cache(t, f"eval:{split}", lambda: evaluate(t.model, ds, split))
     scores(ev, split, metric, units)
     bands = intervals(t, ev, split, units)
+    backtest_section(t, ev, split, units, name)
     step_view(t, ev, split, units, name, bands)
     rec, rec_error = None, None
     try:
@@ -111,6 +114,43 @@ def scores(ev, split: str, metric: str, units: str) -> None:
     st.caption(f"Lower is better for every column; hover a header for its definition. MASE divides "
                f"the MAE by the in-sample error of a {seasonal}naive forecast on the training part. "
                f"{len(ev.starts)} windows × {ev.y_true.shape[1]} steps. " + " ".join(map(md, ev.notes)))
+
+
+def backtest(t: runs.Trained, ev, split: str):
+    """``gru_core.backtest.rolling_origin`` on the evaluated windows, origins labelled by date or
+    step; cached per model and split (no retraining: a fixed model, so it costs one pass)."""
+    def compute():
+        origins = ev.starts + t.dataset.window.lookback - 1                    # (N,) last input step
+        labels = [runs.time_label(t.dataset, o) for o in origins]
+        return rolling_origin(ev.y_true, ev.forecasts(), origins, str(ev.metrics.index[0]), labels)
+    return runs.model_cache(t, f"backtest:{split}", compute)
+
+
+def backtest_section(t: runs.Trained, ev, split: str, units: str, name: str) -> None:
+    """Rolling origin: one MAE per non-overlapping forecast origin, its spread and wins k/n."""
+    st.subheader("One score per forecast origin (rolling origin)")
+    try:
+        bt = backtest(t, ev, split)
+    except DataError as exc:
+        st.info(f"No rolling-origin backtest: {error_text(exc)}", icon=":material/info:")
+        return
+    fmt = METRICS["MAE"].fmt
+    st.dataframe(origin_table(bt), hide_index=True, width="content", column_config={
+        f"{bt.model} MAE": st.column_config.NumberColumn(f"{bt.model} MAE ({units})", format=fmt),
+        "its MAE": st.column_config.NumberColumn(f"its MAE ({units})", format=fmt)})
+    m, b = bt.summary.loc[bt.model], best_overall(bt)
+    sb = bt.summary.loc[b]
+    st.markdown(f"**{name}** MAE {fmt % m['mean']} ± {fmt % m['std']} (min–max {fmt % m['min']}–"
+                f"{fmt % m['max']}) · best baseline overall, {md(b)}: {fmt % sb['mean']} ± "
+                f"{fmt % sb['std']} (min–max {fmt % sb['min']}–{fmt % sb['max']}) · "
+                f"**{name} wins {bt.wins}/{bt.n}** origins")
+    st.markdown(md(interpret(bt), limit=None))
+    st.caption(f"Origins one horizon ({ev.y_true.shape[1]} steps) apart over the "
+               f"{SPLIT_NAMES[split]} part, so the {bt.n} forecasts do not overlap; each row's best "
+               "baseline is the best of that origin, ± is the standard deviation over origins. "
+               "**Fixed model, no refit per origin**: the weights trained once (and every "
+               "baseline's parameters, fitted on the training part) forecast each origin from the "
+               "series up to it; an expanding-window refit would retrain the GRU at every origin.")
 
 
 BAND_FILL = {0.8: "rgba(220,38,38,0.22)", 0.95: "rgba(220,38,38,0.10)"}   # model colour, lighter = wider
