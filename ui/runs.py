@@ -104,8 +104,8 @@ class AutoRun:
         masked = auto.mask_test(series, recipe)
         T = masked.values.shape[0]
         train_end, _ = split_bounds(T, recipe.split())
-        self.n = (len(auto.candidate_transforms(masked.values[:train_end, 0], season))
-                  + len(auto.candidate_lookbacks(recipe.lookback, season, T, recipe)))
+        self.n = auto.n_candidates(len(auto.candidate_transforms(masked.values[:train_end, 0], season)),
+                                   len(auto.candidate_lookbacks(recipe.lookback, season, T, recipe)))
         self.done_candidates = 0
         self.result = None              # AutoResult once chosen
         self.inner: TrainingRun | None = None
