@@ -104,8 +104,6 @@ with page.body("comparing the cells"):
     clip = c.number_input("Clip to norm", 0.1, 100.0, 1.0, 0.1, key="cmp_clip_norm", persist_state="session")
     show = d.toggle("Show the clipped run", value=True, key="cmp_clip", persist_state="session")
     st.button("Run the clipping experiment", key="cmp_explode_run", icon=":material/bolt:",
-              on_click=lambda: ss.update(_cmp_explode_on=True))
-    if ss.get("_cmp_explode_on"):
-        free, clipped = view.explode(ds, source, "rnn", 16, float(gain), float(lr), float(clip), 60, tc.seed)
-        st.plotly_chart(charts_cell.clipping_figure(free, clipped if show else None), key="cmp_clip_chart")
-        st.caption(view.explode_caption(free, clipped if show else None))
+              on_click=view.on_explode, args=(ds, source, "rnn", 16, float(gain), float(lr),
+                                              float(clip), 60, tc.seed))
+    view.explode_view((source, "rnn", 16, float(gain), float(lr), float(clip), 60, tc.seed), show)

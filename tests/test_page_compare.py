@@ -114,6 +114,10 @@ def test_clipping_experiment_and_toggle():
     at.number_input(key="cmp_length").set_value(300).run()
     at.button(key="cmp_explode_run").click().run()
     assert_no_failures(at)
+    _, handle = at.session_state["_cmp_explode"]            # a job of the server's scheduler
+    assert handle.join(timeout=120)
+    at.run()                                                  # as the fragment's timer would
+    assert_no_failures(at)
     fig = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
            if "clipping" in json.loads(c.proto.spec)["layout"]["title"]["text"]][0]
     names = [tr["name"] for tr in fig["data"]]

@@ -205,3 +205,33 @@ def test_the_data_page_rebuilds_its_figures_only_when_their_inputs_change():
     after = figures(at)
     assert after != first                                             # a longer window is drawn
     assert len(at.session_state["_data_figures"]) <= 4
+
+
+def test_the_clipping_experiment_waits_in_line_and_then_shows_the_runs_numbers(full):
+    import json
+
+    from gru_core.gradients import clipping_experiment
+    from gru_core.model import ModelConfig
+
+    sched, release = full
+    at = open_page("pages/compare.py")
+    at.number_input(key="cmp_length").set_value(300).run()
+    at.button(key="cmp_explode_run").click().run()
+    assert_no_failures(at)
+    _, h = at.session_state["_cmp_explode"]
+    assert sched.session_jobs(at.session_state[TOKEN]) == [h] and h.state == "queued"
+    assert "Clipping experiment:" in _infos(at) and "in line" in _infos(at)
+    release()
+    assert h.join(timeout=120)
+    at.run()
+    assert_no_failures(at)
+    fig = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+           if "clipping" in json.loads(c.proto.spec)["layout"]["title"]["text"]][0]
+    spec = h.spec
+    free, clipped = clipping_experiment(
+        spec.X, spec.Y, ModelConfig(input_size=1, hidden_size=16, num_layers=1, horizon=1,
+                                    cell="rnn"), lr=0.5, gain=2.0, clip=1.0, steps=60, seed=0)
+    from test_page_compare import _array
+    shown = [tr for tr in fig["data"] if tr["name"] == "clipped to norm 1"
+             and tr.get("yaxis", "y") == "y"][0]
+    assert list(_array(shown["y"])) == clipped.grad_norm

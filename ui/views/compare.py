@@ -21,12 +21,13 @@ from gru_core.charts import cell as charts_cell
 from gru_core.data import series_from_array
 from gru_core.evaluate import evaluate
 from gru_core.generators import generate
-from gru_core.gradients import clipping_experiment, grad_through_time
+from gru_core.gradients import grad_through_time
 from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.train import TrainConfig
 from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
 from ui import data_source
-from ui.views.compare_job import CellSpec, CompareJob, SequenceRun, SequenceSpec  # noqa: F401
+from ui.views.compare_job import (CellSpec, ClipSpec, CompareJob, SequenceRun,  # noqa: F401
+                                  SequenceSpec)
 
 ss = st.session_state
 JOB_KEY = "compare_job"
@@ -215,17 +216,60 @@ def decay_table(curves: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def explode(ds: Dataset, ds_key: str, cell: str, hidden: int, gain: float, lr: float, clip: float,
-            steps: int, seed: int):
-    """The clipping experiment on the comparison's training windows (cached per settings)."""
-    key = (ds_key, cell, hidden, gain, lr, clip, steps, seed)
+def on_explode(ds: Dataset, ds_key: str, cell: str, hidden: int, gain: float, lr: float,
+               clip: float, steps: int, seed: int) -> None:
+    """Queue the clipping experiment on the comparison's training windows for this session (a
+    message in ``cmp_clip_error`` if it cannot start: another run of this session -- press again
+    to stop it --, a full queue, a limit)."""
+    from gru_core.errors import DataError
+    from ui import server
+
+    ss["cmp_clip_error"] = None
+    cfg = ModelConfig(input_size=ds.scaled.shape[1], hidden_size=hidden, num_layers=1,
+                      horizon=ds.window.horizon, cell=cell)
+    spec = ClipSpec(ds.train.X, ds.train.Y, cfg, lr=lr, gain=gain, clip=clip, steps=steps, seed=seed)
+    try:
+        h, = server.submit([spec], label="compare: clipping experiment", page="compare_clip")
+    except DataError as exc:
+        ss["cmp_clip_error"] = str(exc)
+        return
+    ss["_cmp_explode"] = ((ds_key, cell, hidden, gain, lr, clip, steps, seed), h)
+
+
+def explode_view(key: tuple, show: bool) -> None:
+    """The clipping experiment's curves once it has run (its place in line while it waits); polls
+    every 2 s while queued, twice a second while it runs."""
+    from ui import server
+
+    if ss.get("cmp_clip_error"):
+        st.error(ss["cmp_clip_error"], icon=":material/error:")
     held = ss.get("_cmp_explode")
-    if held is None or held[0] != key:
-        cfg = ModelConfig(input_size=ds.scaled.shape[1], hidden_size=hidden, num_layers=1,
-                          horizon=ds.window.horizon, cell=cell)
-        ss["_cmp_explode"] = (key, clipping_experiment(ds.train.X, ds.train.Y, cfg, lr=lr, gain=gain,
-                                                       clip=clip, steps=steps, seed=seed))
-    return ss["_cmp_explode"][1]
+    if held is None:
+        return
+    h = held[1]
+    every = server.poll_s([h], 0.5)
+
+    @st.fragment(run_every=every)
+    def view() -> None:
+        if (waiting := server.wait_line(h)) is not None:
+            st.info(f"Clipping experiment: {waiting}", icon=":material/hourglass_top:")
+            return
+        p = h.snapshot()
+        if not p.done:
+            st.info("Training the two runs of the clipping experiment ...", icon=":material/bolt:")
+            return
+        run = h.run
+        if run is None or getattr(run, "result", None) is None:
+            st.info(p.reason or "The experiment did not run.", icon=":material/info:")
+            return
+        free, clipped = run.result
+        if held[0] != key:
+            st.caption("These curves are for the settings when the button was pressed; press it "
+                       "again to run the new ones.")
+        st.plotly_chart(charts_cell.clipping_figure(free, clipped if show else None),
+                        key="cmp_clip_chart")
+        st.caption(explode_caption(free, clipped if show else None))
+    view()
 
 
 def explode_caption(free, clipped) -> str:

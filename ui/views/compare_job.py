@@ -3,7 +3,8 @@
 "One after another" is ONE queue entry (:class:`SequenceSpec`: the cells in turn in one training
 slot, :class:`SequenceRun`); "all at once" is a group of one entry per cell (:class:`CellSpec`),
 each started when a slot is free. The runs are built at Start, so their initial weights are kept
-for the gradient plot. Plain Python: no ``st.*``.
+for the gradient plot. The clipping experiment is one more entry (:class:`ClipSpec`). Plain
+Python: no ``st.*``.
 """
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from gru_core.errors import DataError
+from gru_core.gradients import clipping_experiment
 from gru_core.jobs import ForecastSpec, JobHandle
+from gru_core.limits import STEP_OVERHEAD, n_params
 from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import Progress, TrainConfig, TrainingRun
 from gru_core.windows import Dataset
@@ -212,3 +216,98 @@ class CompareJob:
         m = Forecaster(self.configs[cell])
         m.load_state_dict(self.initial[cell])
         return m.eval()
+
+
+@dataclass
+class ClipSpec:
+    """The clipping experiment (``gru_core.gradients.clipping_experiment``: the same plain RNN
+    trained twice with SGD, without and with clipping) as one queue entry. Local only."""
+
+    X: object                         # (N, L, C) scaled training windows
+    Y: object                         # (N, H)
+    cfg: ModelConfig
+    lr: float
+    gain: float
+    clip: float
+    steps: int
+    seed: int
+    batch: int = 32
+    local_only = True
+
+    def build(self) -> "ClipRun":
+        return ClipRun(self)
+
+    def params(self) -> int:
+        return n_params(self.cfg)
+
+    def work(self) -> float:
+        """Parameters x windows x passes, as a forecaster run: two runs of ``steps`` batches."""
+        return float(self.params()) * 2 * self.steps * min(self.batch, self.X.shape[0])
+
+    def cost(self) -> float:
+        B = min(self.batch, self.X.shape[0])
+        return 2 * self.steps * self.X.shape[1] * (float(self.params()) * B + STEP_OVERHEAD)
+
+    def nbytes(self) -> int:
+        return 16 * 2 * self.steps
+
+
+class ClipRun:
+    """TrainingRun's interface over one :func:`clipping_experiment` call in its own thread; its
+    ``result`` is (without clipping, with clipping) once it has finished. The experiment is short
+    (a fixed number of steps of a 16-unit RNN) and cannot be interrupted: a stop discards it."""
+
+    def __init__(self, spec: ClipSpec):
+        self.spec, self.model = spec, None
+        self.result = None
+        self._state, self._reason = "idle", ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.exception: BaseException | None = None
+
+    def start(self) -> None:
+        self._state = "running"
+        self._thread = threading.Thread(target=self._main, name="gru-lab-clip", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        s = self.spec
+        try:
+            result = clipping_experiment(s.X, s.Y, s.cfg, lr=s.lr, gain=s.gain, clip=s.clip,
+                                         steps=s.steps, batch=s.batch, seed=s.seed)
+        except DataError as exc:
+            self._state, self._reason = "failed", str(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 -- never let an error vanish inside the thread
+            self.exception = exc
+            self._state, self._reason = "failed", f"The experiment failed: {type(exc).__name__}: {exc}"
+            return
+        if self._stop.is_set():
+            self._state, self._reason = "stopped", "Stopped by the user."
+        else:
+            self.result = result
+            self._state, self._reason = "finished", f"Both runs of {s.steps} steps done."
+
+    def pause(self) -> None:
+        """Not supported: the experiment is a few seconds long."""
+
+    def resume(self) -> None:
+        """Not supported (see :meth:`pause`)."""
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    def snapshot(self) -> Progress:
+        total = 2 * self.spec.steps
+        done = self._state == "finished"
+        return Progress(state=self._state, reason=self._reason, epochs=1, epoch=int(done),
+                        step=total if done else 0, total_steps=total)
