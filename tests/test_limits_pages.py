@@ -185,3 +185,28 @@ def test_bundle_restore_uses_the_server_limits(limits_env):
     at.file_uploader(key="fc_bundle_upload").set_value(("again.pt", data, "application/octet-stream"))
     at.run()
     assert not at.exception and at.success and "Restored" in at.success[0].value
+
+
+def test_the_step_cost_model_is_measured_once_per_server_not_per_session(monkeypatch):
+    """A class opening the Train page together must not run the timing runs once per visitor:
+    the cost model is the server's, measured once per device and renewed after its TTL."""
+    calls = []
+
+    def fake_time_run(cfg, lookback, batch, steps, device):
+        calls.append(lookback)
+        return 1e-3 * (1 + lookback / 64)
+
+    monkeypatch.setattr(data_source, "_time_run", fake_time_run)
+    monkeypatch.setattr(data_source, "_step_costs", {})
+    first = data_source.step_cost("cpu")
+    assert len(calls) == 4                                  # warm-up + three reference runs
+    for _ in range(5):                                      # other sessions, same server
+        assert data_source.step_cost("cpu") == first
+    assert len(calls) == 4
+    when, model = data_source._step_costs["cpu"]
+    data_source._step_costs["cpu"] = (when - data_source._COST_TTL_S - 1, model)   # expired
+    data_source.step_cost("cpu")
+    assert len(calls) == 8
+    fixed, per_timestep, per_flop = first
+    assert per_timestep == pytest.approx(1e-3 / 64)        # (t_long - t_short) / (64 - 8)
+    assert fixed == pytest.approx(1e-3)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -278,24 +280,43 @@ _LONG = (_TINY, 64, 8, 12)
 _LARGE = (ModelConfig(input_size=1, hidden_size=96, num_layers=1, horizon=12), 48, 64, 6)
 
 
+_COST_TTL_S = 300.0                # re-measure the cost model at most every 5 minutes per device
+_cost_lock = threading.Lock()
+_step_costs: dict[str, tuple[float, tuple[float, float, float]]] = {}    # device -> (when, model)
+
+
 def step_cost(device: str) -> tuple[float, float, float]:
     """Cost model of one training step on ``device``: (fixed s, s per timestep, s per flop).
 
-    t_step = fixed + per_timestep * L + per_flop * flops(step). Measured once per session and
-    device by three tiny real training runs (well under a second on a quiet CPU): a tiny model
-    with a short and a long lookback gives the fixed and per-timestep costs (overheads that
-    dominate small models), a larger model the cost per floating-point operation.
+    t_step = fixed + per_timestep * L + per_flop * flops(step). Measured by three tiny real
+    training runs (well under a second on a quiet CPU): a tiny model with a short and a long
+    lookback gives the fixed and per-timestep costs (overheads that dominate small models), a
+    larger model the cost per floating-point operation. The model belongs to the machine, not to
+    a session: it is measured once per server process and device and renewed every
+    ``_COST_TTL_S`` seconds; while one session renews it, the others use the previous one, so a
+    class opening the Train page at once does not run the measurement per visitor.
     """
-    cache = st.session_state.setdefault("_step_cost", {})
-    if device not in cache:
+    now = time.monotonic()
+    cached = _step_costs.get(device)
+    if cached is not None and now - cached[0] < _COST_TTL_S:
+        return cached[1]
+    if not _cost_lock.acquire(blocking=cached is None):
+        return cached[1]                                                    # someone is renewing it
+    try:
+        cached = _step_costs.get(device)
+        if cached is not None and time.monotonic() - cached[0] < _COST_TTL_S:
+            return cached[1]
         _time_run(_TINY, 8, 8, 2, device)                                   # warm-up: lazy init, caches
         t_short, t_long, t_large = (_time_run(*ref, device) for ref in (_SHORT, _LONG, _LARGE))
         per_timestep = max(t_long - t_short, 0.0) / (_LONG[1] - _SHORT[1])
         fixed = max(t_short - per_timestep * _SHORT[1], 0.0)
         f_large = 3 * _LARGE[2] * flops_per_window(_LARGE[0], _LARGE[1])    # fwd + bwd ~ 3x fwd
         per_flop = max(t_large - fixed - per_timestep * _LARGE[1], 1e-9) / f_large
-        cache[device] = (fixed, per_timestep, per_flop)
-    return cache[device]
+        model = (fixed, per_timestep, per_flop)
+        _step_costs[device] = (time.monotonic(), model)
+        return model
+    finally:
+        _cost_lock.release()
 
 
 def estimate_seconds(ds: Dataset, cfg: ModelConfig, tc: TrainConfig) -> tuple[float, str]:
