@@ -70,3 +70,35 @@ def conformal_bands(y_val, p_val, p_new, y_new=None, levels=LEVELS) -> list[Band
         bands.append(Band(level=float(level), q=q, lower=lo, upper=hi, coverage=cov,
                           coverage_per_step=per))
     return bands
+
+
+COVERAGE_SLACK = 0.05   # a band within 5 points of its level (plus sampling noise) "covers as stated"
+
+
+def coverage_note(bands: list[Band], n_windows: int) -> str | None:
+    """One honest sentence when a band's empirical coverage misses its level, else None.
+
+    A band "covers as stated" when its coverage lies within ``COVERAGE_SLACK`` plus two binomial
+    standard errors over ``n_windows`` (overlapping windows are correlated, so the count of windows
+    -- not of values -- is the sample size) of the nominal level. Below that the bands are too
+    narrow on this part: its errors are larger than the validation part's (a change in the series
+    after validation, or a model that extrapolates worse there); above it they are wider than needed.
+    """
+    short, wide = [], []
+    for b in bands:
+        if b.coverage is None or not np.all(np.isfinite(b.q)):
+            continue
+        tol = COVERAGE_SLACK + 2.0 * math.sqrt(b.level * (1.0 - b.level) / max(n_windows, 1))
+        text = f"the {b.level:.0%} band held {b.coverage:.0%}"
+        if b.coverage < b.level - tol:
+            short.append(text)
+        elif b.coverage > b.level + tol:
+            wide.append(text)
+    if short:
+        return ("The bands are too narrow here: " + " and ".join(short) + ". This part's errors "
+                "are larger than the validation part's (the series changed after validation, or the "
+                "model extrapolates worse here), so read them as optimistic.")
+    if wide:
+        return ("The bands are wider than needed here: " + " and ".join(wide) + " (this part "
+                "is easier than the validation part).")
+    return None

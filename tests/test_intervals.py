@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gru_core.errors import DataError
-from gru_core.intervals import conformal_bands, conformal_quantiles, coverage
+from gru_core.intervals import conformal_bands, conformal_quantiles, coverage, coverage_note
 
 
 def test_quantile_is_the_kth_smallest_residual():
@@ -44,3 +44,38 @@ def test_bad_input():
         conformal_quantiles(np.zeros((3, 2)), np.zeros((3, 1)), 0.8)
     with pytest.raises(DataError, match="between 0 and 1"):
         conformal_quantiles(np.zeros((3, 2)), np.zeros((3, 2)), 80)
+
+
+def _bands_on(scale_test: float, n: int = 400, seed: int = 0):
+    """Bands from N(0, 1) validation errors, checked on test errors N(0, scale_test^2)."""
+    rng = np.random.default_rng(seed)
+    p_val, p_test = np.zeros((n, 3)), np.zeros((n, 3))
+    y_val, y_test = rng.normal(size=(n, 3)), rng.normal(scale=scale_test, size=(n, 3))
+    return conformal_bands(y_val, p_val, p_test, y_test)
+
+
+def test_coverage_note_is_silent_when_the_bands_cover_as_stated():
+    bands = _bands_on(1.0)
+    assert all(abs(b.coverage - b.level) < 0.05 for b in bands)
+    assert coverage_note(bands, 400) is None
+
+
+def test_coverage_note_says_too_narrow_when_test_errors_are_larger():
+    bands = _bands_on(2.5)                      # 80 % band q ~ 1.28 covers P(|N(0, 2.5)| < 1.28) ~ 39 %
+    expected = 2 * 0.5 * math.erf(1.2816 / (2.5 * math.sqrt(2)))
+    assert bands[0].coverage == pytest.approx(expected, abs=0.05)
+    note = coverage_note(bands, 400)
+    assert note.startswith("The bands are too narrow") and f"held {bands[0].coverage:.0%}" in note
+
+
+def test_coverage_note_says_wider_than_needed_when_test_errors_are_smaller():
+    bands = _bands_on(0.3)
+    note = coverage_note(bands, 400)
+    assert note.startswith("The bands are wider than needed") and "80% band held" in note
+
+
+def test_coverage_note_allows_sampling_noise_on_few_windows():
+    bands = _bands_on(1.0, n=400)
+    bands[0].coverage = 0.68                    # 12 points short: a miss on 400 windows ...
+    assert coverage_note(bands, 400) is not None
+    assert coverage_note(bands, 10) is None     # ... but within 5 + 2*sqrt(.16/10) = 30 points on 10

@@ -17,7 +17,7 @@ from gru_core.backtest import best_overall, interpret, origin_table, rolling_ori
 from gru_core.errors import DataError
 from gru_core.evaluate import (evaluate, forecast_future, mae, predictions_table,
                                recursive_forecast)
-from gru_core.intervals import conformal_bands
+from gru_core.intervals import conformal_bands, coverage_note
 from gru_core.metrics import METRICS
 from gru_core.verdict import SPLIT_NAMES, best_baseline, steps_sentence, verdict
 from ui import runs
@@ -179,6 +179,12 @@ def intervals(t: runs.Trained, ev, split: str, units: str) -> list:
     if split == "val":
         st.caption("On the validation part the coverage is close to nominal by construction (the "
                    "bands were computed from it); the test part is the honest check.")
+    else:
+        note = coverage_note(bands, len(ev.y_true))
+        if note:
+            st.warning(note, icon=":material/warning:")
+        else:
+            st.caption("Both bands cover as stated on this part (within 5 points plus sampling noise).")
     return bands
 
 
