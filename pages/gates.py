@@ -12,11 +12,10 @@ from ui.views import gates as view
 page.header("Gates", (
     "A GRU unit decides at every step how much of its old state to keep (**update gate z**) and "
     "how much of the old state to use when proposing a new value (**reset gate r**). This page "
-    "re-runs the trained GRU's own weights step by step over a stretch of your data and shows "
-    "every gate of every unit: heatmaps (time × unit), chosen units under the input series, a "
-    "per-unit summary with each unit's measured memory, and one step's arithmetic with the real "
-    "numbers filled in. Choose what to trace below; then compare units that keep their state for "
-    "long (z near 1) with units that follow the input (z near 0)."))
+    "re-runs the trained GRU's own weights step by step over a stretch of your data: heatmaps of "
+    "every gate of every unit (press **Play** to move through time with the numbers of each step "
+    "filled in), chosen units under the input series, and a per-unit summary with each unit's "
+    "measured memory."))
 
 with page.body("tracing the GRU's gates"):
     t = view.subject()                     # the guard: the trained GRU, or an untrained one, said so

@@ -102,9 +102,9 @@ def subject() -> runs.Trained:
 
 
 def equations() -> None:
-    """The equations PyTorch computes (``gru_core.gates.EQUATIONS``) and the two z conventions."""
-    with st.expander("The equations PyTorch computes", expanded=not page.presenting(),
-                     icon=":material/function:"):
+    """The equations PyTorch computes (``gru_core.gates.EQUATIONS``) and the two z conventions
+    (collapsed: the filled-in step under the heatmaps writes the same equations with numbers)."""
+    with st.expander("The equations PyTorch computes", icon=":material/function:"):
         st.latex(equations_latex())
         st.markdown(
             r"$\sigma$ is the logistic sigmoid (0..1) and $\odot$ multiplies unit by unit; each "

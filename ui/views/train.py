@@ -181,7 +181,12 @@ def overfitting_note(p, patience: int) -> None:
     from gru_core.history import overfitting
 
     note = overfitting(p.epoch_train, p.epoch_val, patience, p.state)
-    if note:
+    if note and page.presenting():  # the verdict only; the chart shows the curves
+        kept = f"; early stopping kept epoch {p.best_epoch}" if (
+            p.state == "early_stopped" and p.best_epoch) else ""
+        st.warning(f"**Overfitting:** validation loss rising while training loss falls{kept}.",
+                   icon=":material/trending_up:")
+    elif note:
         st.warning(note, icon=":material/trending_up:")
 
 
@@ -212,6 +217,10 @@ def auto_choice(result) -> None:
     """What "auto" picked and why (gru_core.auto.AutoResult), with its candidate table."""
     from gru_core.transforms import TRANSFORMS
     label = TRANSFORMS[result.transform].label
+    if page.presenting():           # the pick only; the reasons and the table stay one click away
+        st.success(f"**Auto picked: {label}, lookback {result.lookback}.**",
+                   icon=":material/auto_awesome:")
+        return
     st.success(f"**Auto picked: {label}, lookback {result.lookback}.** {result.reason[0].upper()}"
                f"{result.reason[1:]}", icon=":material/auto_awesome:")
     with st.expander(f"All {len(result.table)} candidates (validation MAE, data units)"):
