@@ -217,11 +217,12 @@ def draw(t: runs.Trained, key: str, a: int, b: int, layer: int, direction: int,
                  "mean_z": f"mean {z_name} (highest first)",
                  "z_saturated": f"share of time {z_name} is saturated (highest first)",
                  "mean_r": "mean r (highest first)"}
-    sort_by = st.selectbox("Order the units (heatmap rows, from the top) by", list(sort_opts),
-                           format_func=sort_opts.get, key="gates_sort")
+    st.subheader("Heatmaps: every unit at every step")
+    set_col, sort_col = st.columns(2, gap="large")
+    sort_by = sort_col.selectbox("Order the units (heatmap rows, from the top) by",
+                                 list(sort_opts), format_func=sort_opts.get, key="gates_sort")
     order = unit_order(summary, sort_by, tutorial=not torch_z)          # (U,) unit per row
 
-    st.subheader("Heatmaps: every unit at every step")
     tag = "Untrained (random weights) · " if t.key.startswith("untrained") else ""
     heat = [("r", arr["r"], "Reset gate r: 0 = ignore the old state in the candidate, 1 = use it", "r"),
             ("z", zs, f"Update gate, shown as {CONVENTIONS[TORCH if torch_z else TUTORIAL]}", z_short),
@@ -230,7 +231,7 @@ def draw(t: runs.Trained, key: str, a: int, b: int, layer: int, direction: int,
     # Every cell is sent as an exact float32; the browser's cost grows with the cells, so a long
     # span shows r and z first (n and h one click away) and stays quick to draw.
     big = arr["z"].size > BIG_HEATMAP
-    which = st.segmented_control(
+    which = set_col.segmented_control(
         "Heatmaps of", list(HEATMAP_SETS), default="rz" if big else "all", required=True,
         format_func=HEATMAP_SETS.get, key=f"gates_heat_set_{'big' if big else 'small'}",
         persist_state="session",

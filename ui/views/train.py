@@ -249,12 +249,13 @@ def live_view(running: bool) -> None:
         if running and p.done and ss.get("_ended_rerun") != j.started:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
-        if not page.presenting():
+        present = page.presenting()
+        if not present:
             st.caption(run_caption(j))
         auto = runs.auto_run(j)
         if auto is not None and auto.status:
             st.info(f"Auto: {auto.status}. The winner then trains here live.", icon=":material/manage_search:")
-        if auto is not None and auto.result is not None:
+        if auto is not None and auto.result is not None and not present:
             auto_choice(auto.result)
         if p.state == "paused":
             st.info("Paused. Press **Resume** to continue or **Stop** to keep the model as it is.",
@@ -262,9 +263,8 @@ def live_view(running: bool) -> None:
         if p.done:
             end_block(p)
         progress_block(p)
-        overfitting_note(p, j.train_cfg.patience)
-        present = page.presenting()
         if not present:
+            overfitting_note(p, j.train_cfg.patience)
             st.toggle("Log-scale loss axis", key="loss_log")
         fig = charts.loss_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train, p.epoch_val,
                                  log_y=ss.get("loss_log", False), best_epoch=p.best_epoch,
@@ -272,6 +272,9 @@ def live_view(running: bool) -> None:
                                  height=PRESENT_LOSS_HEIGHT if present else 440)
         page.chart(fig, key="loss_chart")
         if present:                 # under the chart, so the chart stays above the fold
+            overfitting_note(p, j.train_cfg.patience)
+            if auto is not None and auto.result is not None:
+                auto_choice(auto.result)
             st.toggle("Log-scale loss axis", key="loss_log")
 
     view()
