@@ -37,6 +37,7 @@ def shot(page, name: str) -> Path | None:
     if WANTED and name not in WANTED:
         return None
     OUT.mkdir(exist_ok=True)
+    page.mouse.move(1, 1)                         # no hover label or chart toolbar in the shot
     page.wait_for_timeout(1500)                   # let Plotly finish drawing
     path = OUT / f"{name}.png"
     page.screenshot(path=str(path))

@@ -22,7 +22,10 @@ with page.body("tracing the GRU's gates"):
     view.equations()
     st.subheader("What to trace")
     key, a, b, desc = view.pick_span(t)
-    layer, direction = view.pick_layer(t.model_cfg)
-    torch_z = view.pick_convention()
+    lay, conv = st.columns([1, 2.4], gap="medium")
+    with lay:
+        layer, direction = view.pick_layer(t.model_cfg)
+    with conv:
+        torch_z = view.pick_convention()
     st.caption(f"Tracing {desc}")
     view.draw(t, key, a, b, layer, direction, torch_z)

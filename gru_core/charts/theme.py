@@ -54,45 +54,50 @@ def themed(fig: go.Figure, *, title: str | None = None, height: int = 360,
     return fig
 
 
-def _scale_font(font, k: float, default: float | None = None) -> None:
-    size = font.size if font.size is not None else default
-    if size is not None:
-        font.size = round(size * k, 2)
+def _font_slots(fig: go.Figure) -> dict:
+    """name -> font object of every text slot of ``fig`` whose size presentation mode scales."""
+    lay = fig.layout
+    slots = {"font": lay.font, "legend": lay.legend.font}
+    if lay.title.text:
+        slots["title"] = lay.title.font
+    for i, a in enumerate(lay.annotations):
+        slots[f"annotation{i}"] = a.font
+    for name in [n for n in lay if n.startswith(("xaxis", "yaxis"))]:
+        slots[f"{name}.title"] = lay[name].title.font
+        slots[f"{name}.tick"] = lay[name].tickfont
+    for i, tr in enumerate(fig.data):
+        cb = getattr(tr, "colorbar", None)
+        if cb is not None:
+            slots[f"trace{i}.colorbar.title"] = cb.title.font
+            slots[f"trace{i}.colorbar.tick"] = cb.tickfont
+    return slots
 
 
 def scale_fonts(fig: go.Figure, scale: float) -> go.Figure:
     """Set every font of ``fig`` to ``scale`` times its themed size (in place; returns ``fig``).
 
-    Presentation mode calls it with :data:`PRESENT_SCALE`, a normal view with 1.0. The scale in
-    force is kept in ``fig.layout.meta["font_scale"]``, so calling it again on a cached figure
-    (with the same or another scale) never compounds. Scaled: the base font (which axes, ticks
-    and legends inherit), the title, subplot titles and other annotations, explicit axis and
-    tick fonts, legend fonts and colour-bar titles and ticks; taller text gets a taller figure.
+    Presentation mode calls it with :data:`PRESENT_SCALE`, a normal view with 1.0. Scaled: the
+    base font, the title, subplot titles and other annotations, axis titles and ticks, the legend
+    and colour bars. A slot the figure leaves unset (it inherits, or Streamlit's chart theme
+    fills it in) gets ``scale`` times the base size, and is unset again at scale 1. The themed
+    sizes are kept in ``fig.layout.meta``, so calling it again on a cached figure (with the same
+    or another scale) never compounds; taller text gets a taller figure.
     """
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
-    old = float(meta.get("font_scale", 1.0))
-    k = scale / old
-    if k == 1.0:
+    if float(meta.get("font_scale", 1.0)) == scale:
         return fig
-    lay = fig.layout
-    _scale_font(lay.font, k, FONT["size"])
-    if lay.title.text:
-        _scale_font(lay.title.font, k)
-    _scale_font(lay.legend.font, k)
-    for a in lay.annotations:
-        _scale_font(a.font, k)
-    for name in [n for n in lay if n.startswith(("xaxis", "yaxis"))]:
-        ax = lay[name]
-        _scale_font(ax.title.font, k)
-        _scale_font(ax.tickfont, k)
-    for tr in fig.data:
-        cb = getattr(tr, "colorbar", None)
-        if cb is not None:
-            _scale_font(cb.title.font, k)
-            _scale_font(cb.tickfont, k)
-    if lay.height:                                   # room for the larger text, from the unscaled height
-        meta.setdefault("height_1", lay.height)
-        lay.height = int(round(meta["height_1"] * (1 + (scale - 1) * 0.3)))
+    slots = _font_slots(fig)
+    themed_sizes = meta.setdefault("font_sizes_1", {k: f.size for k, f in slots.items()})
+    base = themed_sizes.get("font") or FONT["size"]
+    for k, font in slots.items():
+        size = themed_sizes.get(k)
+        if size is None and k != "font":
+            font.size = None if scale == 1.0 else round(base * scale, 2)
+        else:
+            font.size = round((size or FONT["size"]) * scale, 2)
+    if fig.layout.height:                            # room for the larger text
+        meta.setdefault("height_1", fig.layout.height)
+        fig.layout.height = int(round(meta["height_1"] * (1 + (scale - 1) * 0.3)))
     fig.update_layout(meta={**meta, "font_scale": scale})
     return fig
 

@@ -159,15 +159,14 @@ def pick_span(t: runs.Trained) -> tuple[str, int, int, str]:
 
 def pick_layer(cfg: ModelConfig) -> tuple[int, int]:
     """Pick the layer and (bidirectional GRUs) the direction to show."""
-    c1, c2, _ = st.columns([1, 1, 2])
     if st.session_state.get("gates_layer") not in range(cfg.num_layers):
         st.session_state.pop("gates_layer", None)
-    layer = c1.selectbox("Layer", list(range(cfg.num_layers)), key="gates_layer",
+    layer = st.selectbox("Layer", list(range(cfg.num_layers)), key="gates_layer",
                          format_func=lambda k: f"layer {k}" + (" (reads the data)" if k == 0 else
                                                                f" (reads layer {k - 1})"))
     direction = 0
     if cfg.bidirectional:
-        direction = c2.segmented_control("Direction", [0, 1], default=0, required=True,
+        direction = st.segmented_control("Direction", [0, 1], default=0, required=True,
                                          key="gates_direction",
                                          format_func=lambda d: "backward" if d else "forward")
     return layer, direction
