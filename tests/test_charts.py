@@ -81,7 +81,8 @@ def test_scale_fonts_scales_every_font_once_and_back():
     assert big["colorbars"] == pytest.approx([s * k for s in plain["colorbars"]])
     assert big["height"] > plain["height"]
     assert plain["ticks"] is None and plain["legend"] is None    # unset: Streamlit's theme fills them
-    assert big["ticks"] == big["legend"] == pytest.approx(plain["base"] * k)   # set, and scaled
+    assert big["ticks"] == pytest.approx(plain["base"] * k)          # set, and scaled
+    assert big["legend"] == pytest.approx(plain["base"] * (1 + (k - 1) * charts.theme.LEGEND_GROWTH))
     charts.scale_fonts(fig, 1.0)                 # presentation off: exactly the themed sizes
     assert _font_sizes(fig) == plain
 

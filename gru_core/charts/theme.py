@@ -25,11 +25,12 @@ SPLIT_FILL = {"train": "rgba(15,118,110,0.08)", "val": "rgba(217,119,6,0.10)",
               "test": "rgba(124,58,237,0.10)"}
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13, color="#14213d")
 LONG_LINE = 5_000             # above this many points a line is drawn with Scattergl
-# A legend under the plot, placed from the figure's bottom edge: plotly then reserves room for it
-# under the x-axis title, whatever the font size (a paper-referenced y=-0.2 overlaps it when
-# fonts grow or the plot shrinks).
-LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="left",
-                    x=0.0)
+# A legend under the plot, placed from the figure's bottom-left corner: plotly then reserves room
+# for it under the x-axis title, whatever the font size (a paper-referenced y=-0.2 overlaps it
+# when fonts grow or the plot shrinks), and wraps its entries at the figure's full width.
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xref="container",
+                    xanchor="left", x=0.0)
+LEGEND_GROWTH = 0.25          # legends grow by this share of the scale's growth (1.4 -> 1.1)
 PRESENT_SCALE = 1.4           # presentation mode (a projector): every chart font this much larger
 
 
@@ -77,8 +78,9 @@ def scale_fonts(fig: go.Figure, scale: float) -> go.Figure:
     """Set every font of ``fig`` to ``scale`` times its themed size (in place; returns ``fig``).
 
     Presentation mode calls it with :data:`PRESENT_SCALE`, a normal view with 1.0. Scaled: the
-    base font, the title, subplot titles and other annotations, axis titles and ticks, the legend
-    and colour bars. A slot the figure leaves unset (it inherits, or Streamlit's chart theme
+    base font, the title, subplot titles and other annotations, axis titles and ticks, colour
+    bars, and the legend by :data:`LEGEND_GROWTH` of that (under a plot its rows take the plot's
+    height). A slot the figure leaves unset (it inherits, or Streamlit's chart theme
     fills it in) gets ``scale`` times the base size, and is unset again at scale 1. The themed
     sizes are kept in ``fig.layout.meta``, so calling it again on a cached figure (with the same
     or another scale) never compounds; taller text gets a taller figure.
@@ -90,11 +92,13 @@ def scale_fonts(fig: go.Figure, scale: float) -> go.Figure:
     themed_sizes = meta.setdefault("font_sizes_1", {k: f.size for k, f in slots.items()})
     base = themed_sizes.get("font") or FONT["size"]
     for k, font in slots.items():
-        size = themed_sizes.get(k)
+        size, s = themed_sizes.get(k), scale
+        if k == "legend":           # a legend under a plot wraps into rows that take its height
+            s = 1.0 + (scale - 1.0) * LEGEND_GROWTH
         if size is None and k != "font":
-            font.size = None if scale == 1.0 else round(base * scale, 2)
+            font.size = None if s == 1.0 else round(base * s, 2)
         else:
-            font.size = round((size or FONT["size"]) * scale, 2)
+            font.size = round((size or FONT["size"]) * s, 2)
     if fig.layout.height:                            # room for the larger text
         meta.setdefault("height_1", fig.layout.height)
         fig.layout.height = int(round(meta["height_1"] * (1 + (scale - 1) * 0.3)))

@@ -269,7 +269,8 @@ def live_view(running: bool) -> None:
         fig = charts.loss_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train, p.epoch_val,
                                  log_y=ss.get("loss_log", False), best_epoch=p.best_epoch,
                                  title="Loss while training (lower is better)",
-                                 height=PRESENT_LOSS_HEIGHT if present else 440)
+                                 height=PRESENT_LOSS_HEIGHT if present else 440,
+                                 y_title="MSE (scaled)" if present else "MSE loss (scaled units)")
         page.chart(fig, key="loss_chart")
         if present:                 # under the chart, so the chart stays above the fold
             overfitting_note(p, j.train_cfg.patience)
