@@ -10,7 +10,8 @@ from gru_core import charts
 PUBLIC = ["COLORS", "FONT", "SPLIT_FILL", "themed", "line", "as_f32", "display_indices",
           "series_figure", "window_figure", "ema", "loss_figure", "forecast_step_figure",
           "forecast_window_figure", "residual_figures", "mae_by_step_figure", "future_figure",
-          "gate_heatmaps", "gate_lines_figure", "GATE_RANGE", "LOSS_POINTS", "DISPLAY_POINTS"]
+          "gate_heatmaps", "gate_lines_figure", "GATE_RANGE", "LOSS_POINTS", "DISPLAY_POINTS",
+          "scale_fonts", "PRESENT_SCALE", "LEGEND_BELOW", "set_cursor", "CURSOR"]
 
 
 def test_every_page_name_is_reexported():

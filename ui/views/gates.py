@@ -22,7 +22,6 @@ from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.windows import Dataset
 from ui import data_source, page, runs
 from ui.guard import friendly_errors
-from ui.safe import md
 from ui.widgets import int_slider
 
 MAX_SPAN = 5_000        # longest span traced and drawn at once
