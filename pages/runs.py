@@ -25,19 +25,21 @@ with page.body("comparing runs"):
                  "back (or rewind one here afterwards).", "pages/train.py", "Go to Train")
     view.table(h)
     ids = [r.id for r in h.runs()]
+    if len(ids) >= 2:                      # the point of the page first: runs side by side
+        st.subheader("Side by side")
+        picked = st.multiselect("Runs to compare (two or three)", ids, default=ids[-2:],
+                                max_selections=3, key=f"runs_pick_{ids[-1]}",  # new run: new default
+                                format_func=lambda i: f"run {i}")
+        if len(picked) < 2:
+            page.empty_state("Pick two or three runs to compare.")
+        else:
+            records = [h.get(i) for i in picked]
+            view.side_by_side(records)
+            n = len(records[0].dataset.test.starts)
+            i = st.slider("Test window for the gates", 0, n - 1, 0, key="runs_window")
+            view.gates_side_by_side(records, i)
     st.subheader("Rewind: the same run with one knob changed")
+    if len(ids) < 2:
+        page.empty_state("One run so far: rewind it to get a second one to compare side by side.")
     base = st.selectbox("Run to rewind", ids[::-1], key="runs_base", format_func=lambda i: f"run {i}")
     view.rewind_form(h, base)
-    st.subheader("Side by side")
-    default = ids[-2:] if len(ids) >= 2 else ids
-    picked = st.multiselect("Runs to compare (two or three)", ids, default=default,
-                            max_selections=3, key=f"runs_pick_{ids[-1]}",   # new run: new default
-                            format_func=lambda i: f"run {i}")
-    if len(picked) < 2:
-        page.empty_state("Pick two or three runs to compare (rewind one above to get a second).")
-        st.stop()
-    records = [h.get(i) for i in picked]
-    view.side_by_side(records)
-    n = len(records[0].dataset.test.starts)
-    i = st.slider("Test window for the gates", 0, n - 1, 0, key="runs_window")
-    view.gates_side_by_side(records, i)

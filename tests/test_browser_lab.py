@@ -26,8 +26,8 @@ except ImportError:  # pragma: no cover
 
 TIMEOUT_MS = 60_000
 PROJECTOR = {"width": 1280, "height": 720}
-FAST_TRAIN = {"source": "generator", "gen": "sine", "gen_length": 400, "lookback": 16, "horizon": 4,
-              "hidden_size": 8, "batch_size": 32, "epochs": 3, "patience": 0, "device": "cpu",
+FAST_TRAIN = {"source": "generator", "gen": "sine", "gen_length": 300, "lookback": 16, "horizon": 4,
+              "hidden_size": 8, "batch_size": 32, "epochs": 2, "patience": 0, "device": "cpu",
               "transform": "none"}
 CHANGE = re.compile(r"Largest forecast change:\s*([-+\d.e]+)")
 
@@ -94,6 +94,15 @@ def _train(pg, base: str, query: dict) -> None:
     expect(_button(pg, "btn_start")).to_be_enabled()
 
 
+def _shots(pg, name: str) -> None:
+    """Full-page screenshots at 1400 wide and at the projector's 1280 wide."""
+    bh.screenshot(pg, name)
+    pg.set_viewport_size(PROJECTOR)
+    pg.wait_for_timeout(400)
+    bh.screenshot(pg, name + "_1280")
+    pg.set_viewport_size(bh.VIEWPORT)
+
+
 def _change(pg) -> float:
     """The what-if caption's largest forecast change (waits for the newest copy to settle)."""
     bh.wait_ready(pg)
@@ -145,7 +154,7 @@ def test_lab_gates_and_runs_after_training(browser, server):
         clamped = _change(pg)
         assert clamped > 0 and clamped != spiked, (spiked, clamped)
         _clean(pg)
-        bh.screenshot(pg, "lab_whatif")
+        _shots(pg, "lab_whatif")
 
         # ---- Lab, gate tape: record (a replay with the tape on), scrub to epoch 1 and back
         pg.get_by_role("tab", name="Gate tape").click()
@@ -167,7 +176,7 @@ def test_lab_gates_and_runs_after_training(browser, server):
         thumb.press("End")
         _wait_trace(pg, ".st-key-lab_tape_fc", last)
         _clean(pg)
-        bh.screenshot(pg, "lab_tape")
+        _shots(pg, "lab_tape")
 
         # ---- Gates: step and play the timestep cursor
         bh.nav(pg, "gates")
@@ -180,11 +189,18 @@ def test_lab_gates_and_runs_after_training(browser, server):
         expect(main).to_contain_text(f"Step {L // 2 + 1} of {L}")
         bh.wait_until(lambda: pg.evaluate(_CURSOR_JS, heat) not in (None, x0),
                       message="the cursor moving one step")
+        cursor = pg.locator(".st-key-gates_ex_t").get_by_role("slider")
+        cursor.focus()
+        cursor.press("End")                                        # to the end, then two back
+        expect(main).to_contain_text(f"Step {L} of {L}")
+        _button(pg, "gates_back").click()
+        _button(pg, "gates_back").click()
+        expect(main).to_contain_text(f"Step {L - 2} of {L}")
         _button(pg, "gates_play").click()
         expect(main).to_contain_text(f"Step {L} of {L}", timeout=60_000)    # played to the end
         expect(_button(pg, "gates_play")).to_be_enabled()                     # and stopped
         _clean(pg)
-        bh.screenshot(pg, "lab_gates_played")
+        _shots(pg, "lab_gates_played")
 
         # ---- Runs: the Train run and the replay side by side
         bh.nav(pg, "runs")
@@ -192,7 +208,7 @@ def test_lab_gates_and_runs_after_training(browser, server):
         names = _trace_names(pg, ".st-key-runs_loss_chart")
         assert {"run 1 · validation", "run 2 · validation"} <= names, names
         _clean(pg)
-        bh.screenshot(pg, "lab_runs")
+        _shots(pg, "lab_runs")
     finally:
         ctx.close()
     assert not errors, errors

@@ -10,7 +10,8 @@ from gru_core import charts
 PUBLIC = ["COLORS", "FONT", "SPLIT_FILL", "themed", "line", "as_f32", "display_indices",
           "series_figure", "window_figure", "ema", "loss_figure", "forecast_step_figure",
           "forecast_window_figure", "residual_figures", "mae_by_step_figure", "future_figure",
-          "gate_heatmaps", "gate_lines_figure", "GATE_RANGE", "LOSS_POINTS", "DISPLAY_POINTS"]
+          "gate_heatmaps", "gate_lines_figure", "GATE_RANGE", "LOSS_POINTS", "DISPLAY_POINTS",
+          "scale_fonts", "PRESENT_SCALE", "LEGEND_BELOW", "set_cursor", "CURSOR"]
 
 
 def test_every_page_name_is_reexported():
@@ -57,7 +58,8 @@ def test_gate_heatmap_cells_are_the_values_given():
 
 def _font_sizes(fig) -> dict:
     lay = fig.layout
-    return {"base": lay.font.size, "title": lay.title.font.size,
+    return {"base": lay.font.size, "title": lay.title.font.size, "ticks": lay.xaxis.tickfont.size,
+            "legend": lay.legend.font.size,
             "annotations": [a.font.size for a in lay.annotations],
             "colorbars": [tr.colorbar.title.font.size for tr in fig.data
                           if getattr(tr, "colorbar", None) is not None], "height": lay.height}
@@ -79,6 +81,9 @@ def test_scale_fonts_scales_every_font_once_and_back():
     assert big["annotations"] == pytest.approx([s * k for s in plain["annotations"]])
     assert big["colorbars"] == pytest.approx([s * k for s in plain["colorbars"]])
     assert big["height"] > plain["height"]
+    assert plain["ticks"] is None and plain["legend"] is None    # unset: Streamlit's theme fills them
+    assert big["ticks"] == pytest.approx(plain["base"] * k)          # set, and scaled
+    assert big["legend"] == pytest.approx(plain["base"] * (1 + (k - 1) * charts.theme.LEGEND_GROWTH))
     charts.scale_fonts(fig, 1.0)                 # presentation off: exactly the themed sizes
     assert _font_sizes(fig) == plain
 

@@ -20,7 +20,7 @@ RUN_COLORS = ["#2563eb", "#dc2626", "#059669"]        # runs side by side (at mo
 
 
 def whatif_figure(x_in, before_in, after_in, x_out, before_fc, after_fc, actual=None, *,
-                  units: str = "value", title: str | None = None, height: int = 380) -> go.Figure:
+                  units: str = "value", title: str | None = None, height: int = 460) -> go.Figure:
     """The window's input and forecast before and after an intervention, on one time axis.
 
     Parameters
@@ -44,8 +44,9 @@ def whatif_figure(x_in, before_in, after_in, x_out, before_fc, after_fc, actual=
                              mode="lines+markers", line=dict(color=BEFORE, dash="dot", width=2.5)))
     fig.add_trace(go.Scatter(x=x_out, y=as_f32(after_fc), name="forecast, after",
                              mode="lines+markers", line=dict(color=COLORS["model"], width=2.5)))
-    return themed(fig, title=title, height=height, x_title="position in the series",
-                  y_title=units)
+    themed(fig, title=title, height=height, x_title="position in the series", y_title=units)
+    fig.update_layout(legend=LEGEND_BELOW)          # under the plot: clear of the title
+    return fig
 
 
 def gate_before_after_figure(x, panels, units, *, title: str | None = None) -> go.Figure:

@@ -25,11 +25,12 @@ SPLIT_FILL = {"train": "rgba(15,118,110,0.08)", "val": "rgba(217,119,6,0.10)",
               "test": "rgba(124,58,237,0.10)"}
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13, color="#14213d")
 LONG_LINE = 5_000             # above this many points a line is drawn with Scattergl
-# A legend under the plot, placed from the figure's bottom edge: plotly then reserves room for it
-# under the x-axis title, whatever the font size (a paper-referenced y=-0.2 overlaps it when
-# fonts grow or the plot shrinks).
-LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="left",
-                    x=0.0)
+# A legend under the plot, placed from the figure's bottom-left corner: plotly then reserves room
+# for it under the x-axis title, whatever the font size (a paper-referenced y=-0.2 overlaps it
+# when fonts grow or the plot shrinks), and wraps its entries at the figure's full width.
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xref="container",
+                    xanchor="left", x=0.0)
+LEGEND_GROWTH = 0.25          # legends grow by this share of the scale's growth (1.4 -> 1.1)
 PRESENT_SCALE = 1.4           # presentation mode (a projector): every chart font this much larger
 
 
@@ -54,45 +55,53 @@ def themed(fig: go.Figure, *, title: str | None = None, height: int = 360,
     return fig
 
 
-def _scale_font(font, k: float, default: float | None = None) -> None:
-    size = font.size if font.size is not None else default
-    if size is not None:
-        font.size = round(size * k, 2)
+def _font_slots(fig: go.Figure) -> dict:
+    """name -> font object of every text slot of ``fig`` whose size presentation mode scales."""
+    lay = fig.layout
+    slots = {"font": lay.font, "legend": lay.legend.font}
+    if lay.title.text:
+        slots["title"] = lay.title.font
+    for i, a in enumerate(lay.annotations):
+        slots[f"annotation{i}"] = a.font
+    for name in [n for n in lay if n.startswith(("xaxis", "yaxis"))]:
+        slots[f"{name}.title"] = lay[name].title.font
+        slots[f"{name}.tick"] = lay[name].tickfont
+    for i, tr in enumerate(fig.data):
+        cb = getattr(tr, "colorbar", None)
+        if cb is not None:
+            slots[f"trace{i}.colorbar.title"] = cb.title.font
+            slots[f"trace{i}.colorbar.tick"] = cb.tickfont
+    return slots
 
 
 def scale_fonts(fig: go.Figure, scale: float) -> go.Figure:
     """Set every font of ``fig`` to ``scale`` times its themed size (in place; returns ``fig``).
 
-    Presentation mode calls it with :data:`PRESENT_SCALE`, a normal view with 1.0. The scale in
-    force is kept in ``fig.layout.meta["font_scale"]``, so calling it again on a cached figure
-    (with the same or another scale) never compounds. Scaled: the base font (which axes, ticks
-    and legends inherit), the title, subplot titles and other annotations, explicit axis and
-    tick fonts, legend fonts and colour-bar titles and ticks; taller text gets a taller figure.
+    Presentation mode calls it with :data:`PRESENT_SCALE`, a normal view with 1.0. Scaled: the
+    base font, the title, subplot titles and other annotations, axis titles and ticks, colour
+    bars, and the legend by :data:`LEGEND_GROWTH` of that (under a plot its rows take the plot's
+    height). A slot the figure leaves unset (it inherits, or Streamlit's chart theme
+    fills it in) gets ``scale`` times the base size, and is unset again at scale 1. The themed
+    sizes are kept in ``fig.layout.meta``, so calling it again on a cached figure (with the same
+    or another scale) never compounds; taller text gets a taller figure.
     """
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
-    old = float(meta.get("font_scale", 1.0))
-    k = scale / old
-    if k == 1.0:
+    if float(meta.get("font_scale", 1.0)) == scale:
         return fig
-    lay = fig.layout
-    _scale_font(lay.font, k, FONT["size"])
-    if lay.title.text:
-        _scale_font(lay.title.font, k)
-    _scale_font(lay.legend.font, k)
-    for a in lay.annotations:
-        _scale_font(a.font, k)
-    for name in [n for n in lay if n.startswith(("xaxis", "yaxis"))]:
-        ax = lay[name]
-        _scale_font(ax.title.font, k)
-        _scale_font(ax.tickfont, k)
-    for tr in fig.data:
-        cb = getattr(tr, "colorbar", None)
-        if cb is not None:
-            _scale_font(cb.title.font, k)
-            _scale_font(cb.tickfont, k)
-    if lay.height:                                   # room for the larger text, from the unscaled height
-        meta.setdefault("height_1", lay.height)
-        lay.height = int(round(meta["height_1"] * (1 + (scale - 1) * 0.3)))
+    slots = _font_slots(fig)
+    themed_sizes = meta.setdefault("font_sizes_1", {k: f.size for k, f in slots.items()})
+    base = themed_sizes.get("font") or FONT["size"]
+    for k, font in slots.items():
+        size, s = themed_sizes.get(k), scale
+        if k == "legend":           # a legend under a plot wraps into rows that take its height
+            s = 1.0 + (scale - 1.0) * LEGEND_GROWTH
+        if size is None and k != "font":
+            font.size = None if s == 1.0 else round(base * s, 2)
+        else:
+            font.size = round((size or FONT["size"]) * s, 2)
+    if fig.layout.height:                            # room for the larger text
+        meta.setdefault("height_1", fig.layout.height)
+        fig.layout.height = int(round(meta["height_1"] * (1 + (scale - 1) * 0.3)))
     fig.update_layout(meta={**meta, "font_scale": scale})
     return fig
 

@@ -37,7 +37,8 @@ def _bucket_means(x, y, max_points: int) -> tuple[np.ndarray, np.ndarray]:
 
 def loss_figure(steps, step_loss, epoch_steps, epoch_train, epoch_val, *, log_y: bool = False,
                 best_epoch: int | None = None, max_points: int = LOSS_POINTS,
-                title: str | None = None, height: int = 440) -> go.Figure:
+                title: str | None = None, height: int = 440,
+                y_title: str = "MSE loss (scaled units)") -> go.Figure:
     """Live loss curves: per-step training loss (raw and smoothed) and per-epoch losses.
 
     Parameters
@@ -86,7 +87,7 @@ def loss_figure(steps, step_loss, epoch_steps, epoch_train, epoch_val, *, log_y:
                                      marker=dict(color=COLORS["val"], size=14, symbol="star",
                                                  line=dict(color="#14213d", width=1))))
     themed(fig, title=title, height=height, x_title="optimiser step",
-           y_title="MSE loss (scaled units)" + (", log scale" if log_y else ""))
+           y_title=y_title + (", log scale" if log_y else ""))
     fig.update_layout(hovermode="closest", uirevision="loss",   # legend under the plot, clear of the title
                       legend=LEGEND_BELOW)
     if log_y:

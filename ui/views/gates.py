@@ -22,7 +22,6 @@ from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.windows import Dataset
 from ui import data_source, page, runs
 from ui.guard import friendly_errors
-from ui.safe import md
 from ui.widgets import int_slider
 
 MAX_SPAN = 5_000        # longest span traced and drawn at once
@@ -102,9 +101,9 @@ def subject() -> runs.Trained:
 
 
 def equations() -> None:
-    """The equations PyTorch computes (``gru_core.gates.EQUATIONS``) and the two z conventions."""
-    with st.expander("The equations PyTorch computes", expanded=not page.presenting(),
-                     icon=":material/function:"):
+    """The equations PyTorch computes (``gru_core.gates.EQUATIONS``) and the two z conventions
+    (collapsed: the filled-in step under the heatmaps writes the same equations with numbers)."""
+    with st.expander("The equations PyTorch computes", icon=":material/function:"):
         st.latex(equations_latex())
         st.markdown(
             r"$\sigma$ is the logistic sigmoid (0..1) and $\odot$ multiplies unit by unit; each "
@@ -159,15 +158,14 @@ def pick_span(t: runs.Trained) -> tuple[str, int, int, str]:
 
 def pick_layer(cfg: ModelConfig) -> tuple[int, int]:
     """Pick the layer and (bidirectional GRUs) the direction to show."""
-    c1, c2, _ = st.columns([1, 1, 2])
     if st.session_state.get("gates_layer") not in range(cfg.num_layers):
         st.session_state.pop("gates_layer", None)
-    layer = c1.selectbox("Layer", list(range(cfg.num_layers)), key="gates_layer",
+    layer = st.selectbox("Layer", list(range(cfg.num_layers)), key="gates_layer",
                          format_func=lambda k: f"layer {k}" + (" (reads the data)" if k == 0 else
                                                                f" (reads layer {k - 1})"))
     direction = 0
     if cfg.bidirectional:
-        direction = c2.segmented_control("Direction", [0, 1], default=0, required=True,
+        direction = st.segmented_control("Direction", [0, 1], default=0, required=True,
                                          key="gates_direction",
                                          format_func=lambda d: "backward" if d else "forward")
     return layer, direction
@@ -217,11 +215,12 @@ def draw(t: runs.Trained, key: str, a: int, b: int, layer: int, direction: int,
                  "mean_z": f"mean {z_name} (highest first)",
                  "z_saturated": f"share of time {z_name} is saturated (highest first)",
                  "mean_r": "mean r (highest first)"}
-    sort_by = st.selectbox("Order the units (heatmap rows, from the top) by", list(sort_opts),
-                           format_func=sort_opts.get, key="gates_sort")
+    st.subheader("Heatmaps: every unit at every step")
+    set_col, sort_col = st.columns(2, gap="large")
+    sort_by = sort_col.selectbox("Order the units (heatmap rows, from the top) by",
+                                 list(sort_opts), format_func=sort_opts.get, key="gates_sort")
     order = unit_order(summary, sort_by, tutorial=not torch_z)          # (U,) unit per row
 
-    st.subheader("Heatmaps: every unit at every step")
     tag = "Untrained (random weights) · " if t.key.startswith("untrained") else ""
     heat = [("r", arr["r"], "Reset gate r: 0 = ignore the old state in the candidate, 1 = use it", "r"),
             ("z", zs, f"Update gate, shown as {CONVENTIONS[TORCH if torch_z else TUTORIAL]}", z_short),
@@ -230,7 +229,7 @@ def draw(t: runs.Trained, key: str, a: int, b: int, layer: int, direction: int,
     # Every cell is sent as an exact float32; the browser's cost grows with the cells, so a long
     # span shows r and z first (n and h one click away) and stays quick to draw.
     big = arr["z"].size > BIG_HEATMAP
-    which = st.segmented_control(
+    which = set_col.segmented_control(
         "Heatmaps of", list(HEATMAP_SETS), default="rz" if big else "all", required=True,
         format_func=HEATMAP_SETS.get, key=f"gates_heat_set_{'big' if big else 'small'}",
         persist_state="session",

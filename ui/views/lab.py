@@ -17,7 +17,7 @@ from gru_core.intervene import EDITS, MODES, Clamp, Edit, apply_edits, what_if, 
 from ui import page, runs
 from ui.views import runs as runs_view
 
-GATE_WORDS = {"z": "z — update gate (1 = keep the old state)", "r": "r — reset gate (0 = ignore the old state)"}
+GATE_WORDS = {"z": "z (update; 1 = keep)", "r": "r (reset; 0 = ignore old h)"}   # short: a narrow column
 
 
 def window_choice(t: runs.Trained) -> int:

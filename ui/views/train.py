@@ -181,7 +181,12 @@ def overfitting_note(p, patience: int) -> None:
     from gru_core.history import overfitting
 
     note = overfitting(p.epoch_train, p.epoch_val, patience, p.state)
-    if note:
+    if note and page.presenting():  # the verdict only; the chart shows the curves
+        kept = f"; early stopping kept epoch {p.best_epoch}" if (
+            p.state == "early_stopped" and p.best_epoch) else ""
+        st.warning(f"**Overfitting:** validation loss rising while training loss falls{kept}.",
+                   icon=":material/trending_up:")
+    elif note:
         st.warning(note, icon=":material/trending_up:")
 
 
@@ -212,6 +217,10 @@ def auto_choice(result) -> None:
     """What "auto" picked and why (gru_core.auto.AutoResult), with its candidate table."""
     from gru_core.transforms import TRANSFORMS
     label = TRANSFORMS[result.transform].label
+    if page.presenting():           # the pick only; the reasons and the table stay one click away
+        st.success(f"**Auto picked: {label}, lookback {result.lookback}.**",
+                   icon=":material/auto_awesome:")
+        return
     st.success(f"**Auto picked: {label}, lookback {result.lookback}.** {result.reason[0].upper()}"
                f"{result.reason[1:]}", icon=":material/auto_awesome:")
     with st.expander(f"All {len(result.table)} candidates (validation MAE, data units)"):
@@ -244,12 +253,13 @@ def live_view(running: bool) -> None:
         if running and p.done and ss.get("_ended_rerun") != j.started:
             ss["_ended_rerun"] = j.started           # once: leave the running state
             st.rerun()
-        if not page.presenting():
+        present = page.presenting()
+        if not present:
             st.caption(run_caption(j))
         auto = runs.auto_run(j)
         if auto is not None and auto.status:
             st.info(f"Auto: {auto.status}. The winner then trains here live.", icon=":material/manage_search:")
-        if auto is not None and auto.result is not None:
+        if auto is not None and auto.result is not None and not present:
             auto_choice(auto.result)
         if p.state == "paused":
             st.info("Paused. Press **Resume** to continue or **Stop** to keep the model as it is.",
@@ -257,16 +267,19 @@ def live_view(running: bool) -> None:
         if p.done:
             end_block(p)
         progress_block(p)
-        overfitting_note(p, j.train_cfg.patience)
-        present = page.presenting()
         if not present:
+            overfitting_note(p, j.train_cfg.patience)
             st.toggle("Log-scale loss axis", key="loss_log")
         fig = charts.loss_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train, p.epoch_val,
                                  log_y=ss.get("loss_log", False), best_epoch=p.best_epoch,
                                  title="Loss while training (lower is better)",
-                                 height=PRESENT_LOSS_HEIGHT if present else 440)
+                                 height=PRESENT_LOSS_HEIGHT if present else 440,
+                                 y_title="MSE (scaled)" if present else "MSE loss (scaled units)")
         page.chart(fig, key="loss_chart")
         if present:                 # under the chart, so the chart stays above the fold
+            overfitting_note(p, j.train_cfg.patience)
+            if auto is not None and auto.result is not None:
+                auto_choice(auto.result)
             st.toggle("Log-scale loss axis", key="loss_log")
 
     view()
