@@ -64,7 +64,7 @@ with page.body("comparing the cells"):
                 for c, p in snaps.items()))
             curves = {CELLS[c].label: (charts_cell.cell_color(c, i), p.epoch_train, p.epoch_val)
                       for i, (c, p) in enumerate(snaps.items())}
-            st.plotly_chart(charts_cell.loss_overlay_figure(curves), key="cmp_loss_chart")
+            page.chart(charts_cell.loss_overlay_figure(curves), key="cmp_loss_chart")
         live()
 
     if job is not None and not running and job.evicted:
@@ -84,7 +84,7 @@ with page.body("comparing the cells"):
         T = st.slider("Window length for the gradient (steps)", 20, 300, 150, key="cmp_grad_T",
                       persist_state="session")
         curves = view.grad_curves(job, int(T))
-        st.plotly_chart(charts_cell.grad_time_figure(
+        page.chart(charts_cell.grad_time_figure(
             curves, title=f"‖∂loss/∂h_t‖ over a {T}-step stretch of the test part (MSE in scaled units; "
                           "last layer; log axis)"), key="cmp_grad_chart")
         st.dataframe(view.decay_table(curves), hide_index=True, width="stretch", column_config={

@@ -12,7 +12,7 @@ import streamlit as st
 from gru_core.charts import cell as charts_cell
 from gru_core.cell import (MAX_UNITS, PRESETS, SEQUENCES, CellWeights, gru_step, input_sequence,
                            preset_weights, run_cell, step_latex, weights_from_gru)
-from ui import data_source, runs
+from ui import data_source, page, runs
 from ui.widgets import int_slider
 
 ss = st.session_state
@@ -170,7 +170,7 @@ def sequence(w: CellWeights, h0: list[float]) -> None:
         st.caption(f"**Step {t} of {T - 1}** · x_t = {xs[t]:.3f} · r = {np.round(s.r.numpy(), 3).tolist()} · "
                    f"z (PyTorch) = {np.round(s.z.numpy(), 3).tolist()} · h′ = {np.round(s.h.numpy(), 3).tolist()}"
                    + (" · playing" if ss.get("cell_playing") else ""))
-        st.plotly_chart(charts_cell.cell_sequence_figure(run, t, tutorial=tutorial), key="cell_chart")
+        page.chart(charts_cell.cell_sequence_figure(run, t, tutorial=tutorial), key="cell_chart")
         if playing and not ss.get("cell_playing"):
             st.rerun()              # the end of the sequence: leave the playing state once
     player()

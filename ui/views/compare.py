@@ -25,7 +25,7 @@ from gru_core.gradients import grad_through_time
 from gru_core.model import CELLS, Forecaster, ModelConfig
 from gru_core.train import TrainConfig
 from gru_core.windows import Dataset, SplitConfig, WindowConfig, make_dataset
-from ui import data_source
+from ui import data_source, page
 from ui.views.compare_job import (CellSpec, ClipSpec, CompareJob, SequenceRun,  # noqa: F401
                                   SequenceSpec)
 
@@ -266,7 +266,7 @@ def explode_view(key: tuple, show: bool) -> None:
         if held[0] != key:
             st.caption("These curves are for the settings when the button was pressed; press it "
                        "again to run the new ones.")
-        st.plotly_chart(charts_cell.clipping_figure(free, clipped if show else None),
+        page.chart(charts_cell.clipping_figure(free, clipped if show else None),
                         key="cmp_clip_chart")
         st.caption(explode_caption(free, clipped if show else None))
     view()

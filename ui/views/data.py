@@ -14,7 +14,7 @@ from gru_core.errors import DataError
 from gru_core.generators import GENERATORS
 from gru_core.transforms import TRANSFORMS, range_warning
 from gru_core.windows import min_length, split_bounds
-from ui import data_source
+from ui import data_source, page
 from ui.guard import error_text
 from ui.safe import code, md
 
@@ -164,14 +164,14 @@ def window_view(series, table: Table) -> None:
         st.error(f"Train share {ss['train_frac']:.2f} + validation share {ss['val_frac']:.2f} leave "
                  f"{max(test_share(), 0):.2f} for the test part: lower one of them so that the test part "
                  f"gets at least {MIN_TEST_SHARE:.2f}.", icon=":material/error:")
-        st.plotly_chart(charts.series_figure(series.index, y, name=series.target, x_title=x_title))
+        page.chart(charts.series_figure(series.index, y, name=series.target, x_title=x_title))
         return
     try:
         ds = data_source.current_dataset()
     except DataError as exc:
         st.error(error_text(exc), icon=":material/error:")
         bounds = split_bounds(len(y), data_source.split_config())
-        st.plotly_chart(charts.series_figure(series.index, y, name=series.target, bounds=bounds,
+        page.chart(charts.series_figure(series.index, y, name=series.target, bounds=bounds,
                                              x_title=x_title, title="The series and its split (no complete windows)"))
         return
 
@@ -185,7 +185,7 @@ def window_view(series, table: Table) -> None:
     i = int(ss["example_window"]) - 1
     start, part = int(starts[i]), owner[i]
     title = f"{series.target}: split and window {i + 1} of {n_all:,}"
-    st.plotly_chart(_figure(lambda: charts.series_figure(
+    page.chart(_figure(lambda: charts.series_figure(
         series.index, y, name=series.target, bounds=ds.bounds, window=(start, L, H),
         x_title=x_title, title=title), series, "series", tuple(ds.bounds), start, L, H, x_title, title))
     if n_all > 1:
@@ -208,7 +208,7 @@ def window_view(series, table: Table) -> None:
         f"{start + L:,}–{start + L + H - 1:,}. It belongs to the **{part}** part because all its targets "
         "lie there; its inputs may reach back into earlier parts (a forecaster at that time knows the "
         "past), never forward.")
-    st.plotly_chart(_figure(lambda: charts.window_figure(
+    page.chart(_figure(lambda: charts.window_figure(
         series.index, y, name=series.target, start=start, lookback=L, horizon=H, x_title=x_title,
         title=f"Close-up of window {i + 1}", height=260), series, "window", start, L, H, x_title, i))
     need = min_length(ds.window, ds.split)

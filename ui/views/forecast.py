@@ -20,7 +20,7 @@ from gru_core.evaluate import (evaluate, forecast_future, mae, predictions_table
 from gru_core.intervals import conformal_bands, coverage_note
 from gru_core.metrics import METRICS
 from gru_core.verdict import SPLIT_NAMES, best_baseline, steps_sentence, verdict
-from ui import runs
+from ui import page, runs
 from ui.guard import error_text
 from ui.safe import md
 from ui.widgets import int_slider
@@ -221,7 +221,7 @@ def step_view(t: runs.Trained, ev, split: str, units: str, name: str, bands=()) 
                                   color=charts.COLORS["seasonal"], dash="dash", width=1.4,
                                   visible="legendonly"))
     _add_bands(fig, x, bands, lambda a: a[:, j])
-    st.plotly_chart(fig, key="fc_step_chart")
+    page.chart(fig, key="fc_step_chart")
     over, hist = charts.residual_figures(x, ev.y_true[:, j] - ev.y_pred[:, j], units=units, step=step)
     left, right = st.columns([3, 2])
     left.plotly_chart(over, key="fc_resid_time")
@@ -245,7 +245,7 @@ def window_view(t: runs.Trained, ev, split: str, units: str, name: str, rec, ban
         units=units, model_name=name,
         title=f"Window {i + 1} of {N}: reads {L} steps up to {origin}, forecasts the next {H}")
     _add_bands(fig, runs.positions_to_axis(ds, tgt), bands, lambda a: a[i])
-    st.plotly_chart(fig, key="fc_window_chart")
+    page.chart(fig, key="fc_window_chart")
     st.caption(f"Shaded: the {H} steps forecast from {origin}. Window MAE ({md(units)}): {name} direct "
                f"{_mae(ev.y_true[i], ev.y_pred[i])}"
                + (f", recursive {_mae(ev.y_true[i], rec[i])}" if rec is not None else "")
@@ -274,7 +274,7 @@ def direct_vs_recursive(ev, rec, rec_error: str | None, units: str, name: str) -
     c2.metric(f"Recursive MAE ({md(units)})", _mae(ev.y_true, rec))
     c3.metric(f"Best baseline MAE ({md(units)})", METRICS["MAE"].fmt % best_mae,
               help=f"{best}, the baseline with the lowest MAE on these windows.")
-    st.plotly_chart(charts.mae_by_step_figure(curves, units=units), key="fc_rec_chart")
+    page.chart(charts.mae_by_step_figure(curves, units=units), key="fc_rec_chart")
 
 
 def future(t: runs.Trained, units: str, name: str) -> None:
@@ -288,7 +288,7 @@ def future(t: runs.Trained, units: str, name: str) -> None:
     tail_x = runs.positions_to_axis(ds, tail) if dated else tail   # never dates next to positions
     fig = charts.future_figure(tail_x, y[tail], np.asarray(fut.index), fut["forecast"].to_numpy(),
                                units=units, model_name=name)
-    st.plotly_chart(fig, key="fc_future_chart")
+    page.chart(fig, key="fc_future_chart")
     note = fut.attrs.get("note")
     st.caption(f"The last {ds.window.lookback} points go in; the {len(fut)} steps after the last "
                "one come out. No actual values exist there yet, so nothing can score them."

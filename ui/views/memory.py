@@ -11,7 +11,7 @@ import streamlit as st
 
 from gru_core.charts import cell as charts_cell
 from gru_core.memory import PROBES, impulse_response, input_sensitivity, memory_length
-from ui import runs
+from ui import page, runs
 from ui.widgets import int_slider
 
 REAL, FLAT = "real", "flat"
@@ -64,7 +64,7 @@ def probe(t: runs.Trained) -> None:
     label = f"layer {res.layers[layer_row]}"
     fig = charts_cell.impulse_figure(axis, res, layer_row, units, layer_label=label)
     fig.update_xaxes(title_text=x_title, row=3 if res.z_product is not None else 2, col=1)
-    st.plotly_chart(fig, key="mem_probe_chart")
+    page.chart(fig, key="mem_probe_chart")
     shown = "" if resp.shape[1] <= MAX_UNITS_SHOWN else f" (the {MAX_UNITS_SHOWN} most responsive of {resp.shape[1]})"
     st.caption(f"Units shown{shown}: {', '.join(map(str, units))}. |h − h_baseline| is in state units "
                "(h lies in −1..1); the input is in scaled units. "
@@ -102,7 +102,7 @@ def memory_map(t: runs.Trained) -> None:
     x = ds.scaled[start:start + L].double().numpy()                  # (L, C)
     S = input_sensitivity(t.model, x, column)                        # (H, L)
     axis, x_title = _x_axis(t, start, L)
-    st.plotly_chart(charts_cell.sensitivity_figure(axis, x[:, column], S, x_title=x_title), key="mem_map_chart")
+    page.chart(charts_cell.sensitivity_figure(axis, x[:, column], S, x_title=x_title), key="mem_map_chart")
     sums = np.abs(S).sum(axis=0)
     top = np.argsort(-sums)[:3]
     steps_back = ", ".join(f"{L - 1 - int(k)}" for k in top)

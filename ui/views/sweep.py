@@ -13,7 +13,7 @@ from gru_core.jobs import describe_wait
 from gru_core.scheduler import SessionBusy
 from gru_core.sweep import MAX_TRIALS, Sweep, SweepBase, SweepSpace, grid, random_search, \
     transforms_available
-from ui import data_source, server
+from ui import data_source, page, server
 
 ss = st.session_state
 HIDDEN = [4, 8, 16, 32, 64, 128]
@@ -190,7 +190,7 @@ def results() -> None:
                                         format="%.4g")})
         scored = table.dropna(subset=[metric_col])
         if len(scored) >= 2:
-            st.plotly_chart(parallel_figure(scored, metric_col, units), width="stretch")
+            page.chart(parallel_figure(scored, metric_col, units), width="stretch")
             fixed = varied(scored)[1]
             if fixed:
                 st.caption("Same in every trial (not drawn): " + ", ".join(

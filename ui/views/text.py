@@ -28,7 +28,7 @@ from gru_core.text import (CHAR_CLASSES, MAX_GENERATE, MAX_PASSAGE, MAX_TEXT_BYT
                            text_dataset)
 from gru_core.text.render import legend_html, passage_html
 from gru_core.train import TrainConfig
-from ui import server
+from ui import page, server
 from ui.data_source import TRAIN_THREADS
 from ui.views.text_job import (JOB, SAMPLE_EVERY_S, TextJob, TextSpec, is_running,  # noqa: F401
                                job, on_control, on_start, poll_s, start, weights_stable)
@@ -288,7 +288,7 @@ def live_body() -> None:
     fig = charts_text.perplexity_figure(p.steps, p.step_loss, p.epoch_steps, p.epoch_train,
                                         p.epoch_val, vocab_size=len(j.data.vocab),
                                         tokens_per_step=c.seq_len * c.batch_size)
-    st.plotly_chart(fig, key="text_ppl_chart")
+    page.chart(fig, key="text_ppl_chart")
     s = j.live.latest()
     st.markdown(f"**Live sample** (from the prefix below, rewritten every {SAMPLE_EVERY_S:g} s"
                 + (f"; step {s.step:,}, {fmt_s(s.elapsed_s)})" if s else ")"))
@@ -413,4 +413,4 @@ def gates_panel(j: TextJob) -> None:
     st.html(passage_html(g.text, vals, q, tips))
     fig = charts_text.unit_figure(g.text, vals, quantity=q, unit=unit,
                                   mask=char_classes(g.text)[cls], mask_name=CHAR_CLASSES[cls])
-    st.plotly_chart(fig, key="text_unit_chart")
+    page.chart(fig, key="text_unit_chart")
