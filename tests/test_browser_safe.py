@@ -98,3 +98,46 @@ def test_payloads_render_as_literal_text(tmp_path):
     assert n_code == len(PAYLOADS)                     # each caption is exactly one code span
     assert n_img == 0 and n_links == 0
     assert not [u for u in requests if "evil.example" in u]
+
+
+CHART_SCRIPT = """
+import plotly.graph_objects as go
+from gru_core.charts import themed
+from ui import page
+NAMES = {names!r}
+fig = go.Figure([go.Scatter(x=[0, 1], y=[i, i + 1], name=n) for i, n in enumerate(NAMES)])
+page.chart(themed(fig, title=NAMES[0], y_title=NAMES[1]), key="chart")
+"""
+CHART_NAMES = ["<b>bold</b>", "<a href='http://evil.example/c'>click</a>", "a <br> b", "x &lt; y & z",
+               "<img src=http://evil.example/z.png>"]
+
+
+def test_chart_titles_and_trace_names_render_as_literal_text(tmp_path):
+    """A CSV's column names land in chart titles and legends: plotly.js must draw them as typed
+    (ui.page.chart applies gru_core.charts.plain_labels), with no link, no bold, no request.
+    Drawn with a bare st.plotly_chart, the first name shows as a bold "bold" (checked by hand)."""
+    if sync_playwright is None:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    if not Path(bh.CHROMIUM).exists():
+        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
+    script = tmp_path / "chart_app.py"
+    script.write_text(CHART_SCRIPT.format(names=CHART_NAMES))
+    requests: list[str] = []
+    with ScriptServer(script) as server, sync_playwright() as p:
+        browser = bh.launch_chromium(p)
+        page = browser.new_page(viewport=bh.VIEWPORT)
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+        plot = page.locator(bh.PLOTLY)
+        plot.locator(".legendtext").nth(len(CHART_NAMES) - 1).wait_for(timeout=60_000)
+        legend = plot.locator(".legendtext").all_text_contents()
+        title = plot.locator(".gtitle").text_content()
+        y_title = plot.locator(".ytitle").text_content()
+        n_links = plot.locator("a").count()
+        n_bold = plot.locator(".legendtext tspan[style*='bold']").count()
+        bh.screenshot(page, "safe-chart-names")
+        browser.close()
+    assert legend == CHART_NAMES
+    assert title == CHART_NAMES[0] and y_title == CHART_NAMES[1]
+    assert n_links == 0 and n_bold == 0
+    assert not [u for u in requests if "evil.example" in u]

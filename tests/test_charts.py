@@ -102,3 +102,25 @@ def test_set_cursor_draws_one_line_at_that_time():
     fig2 = charts.gate_heatmaps(np.arange(10), np.arange(10.0), "y",
                                 [("r", "r", np.zeros((10, 2)), "r")], [0, 1])
     assert charts.set_cursor(fig2, np.int64(7)).layout.shapes[0].x0 == 7.0
+
+
+def test_plain_labels_makes_user_names_literal_once():
+    import plotly.graph_objects as go
+
+    from gru_core.charts import plain_labels, themed
+    name = "<b>sales</b> & <a href='http://evil.example'>x</a>"
+    fig = themed(go.Figure(go.Scatter(x=[0, 1], y=[0, 1], name=name)), title=name, x_title="<br>t",
+                 y_title="a&lt;b")
+    fig.update_layout(legend_title_text="<i>legend</i>")
+    for _ in range(3):                                          # a cached figure drawn again
+        plain_labels(fig)
+    entities = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+
+    def decoded(s):                                             # what plotly.js draws
+        import re
+        return re.sub("&amp;|&lt;|&gt;", lambda m: entities[m.group(0)], s)
+    assert "<" not in fig.data[0].name and decoded(fig.data[0].name) == name
+    assert decoded(fig.layout.title.text) == name
+    assert decoded(fig.layout.xaxis.title.text) == "<br>t"
+    assert decoded(fig.layout.yaxis.title.text) == "a&lt;b"         # shown as typed, not as "a<b"
+    assert decoded(fig.layout.legend.title.text) == "<i>legend</i>"

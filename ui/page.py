@@ -35,7 +35,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from gru_core.charts import PRESENT_SCALE, scale_fonts
+from gru_core.charts import PRESENT_SCALE, plain_labels, scale_fonts
 from ui.guard import friendly_errors
 from ui.state import presenting
 
@@ -75,9 +75,11 @@ def chart(fig, **kwargs):
 
     The figure's fonts are set to ``PRESENT_SCALE`` times their themed size in presentation
     mode and back to 1 otherwise (``scale_fonts`` records the scale, so a cached figure never
-    grows twice).
+    grows twice). Titles and trace names are drawn as plain text (``plain_labels``): a column
+    named ``<b>x</b>`` shows those characters, not bold.
     """
-    return st.plotly_chart(scale_fonts(fig, PRESENT_SCALE if presenting() else 1.0), **kwargs)
+    return st.plotly_chart(scale_fonts(plain_labels(fig), PRESENT_SCALE if presenting() else 1.0),
+                           **kwargs)
 
 
 def body(action: str):

@@ -27,12 +27,12 @@ from gru_core.charts.gates import (CURSOR, FAST_HEATMAP, GATE_RANGE, GATE_SCALE,
                                    gate_lines_figure, set_cursor)
 from gru_core.charts.theme import (COLORS, FONT, LEGEND_BELOW, LONG_LINE, PRESENT_SCALE,
                                    SPLIT_FILL, as_f32, display_indices, is_dates, line,
-                                   scale_fonts, themed, units_label, x_values)
+                                   plain_labels, scale_fonts, themed, units_label, x_values)
 from gru_core.charts.train import LOSS_POINTS, ema, loss_figure
 
 __all__ = [
     "COLORS", "FONT", "LEGEND_BELOW", "LONG_LINE", "PRESENT_SCALE", "SPLIT_FILL", "as_f32", "display_indices",
-    "is_dates", "line", "scale_fonts", "themed", "units_label", "x_values",
+    "is_dates", "line", "plain_labels", "scale_fonts", "themed", "units_label", "x_values",
     "DISPLAY_POINTS", "SPLIT_LABELS", "WINDOW_COLORS", "series_figure", "window_figure",
     "LOSS_POINTS", "ema", "loss_figure",
     "forecast_step_figure", "forecast_window_figure", "future_figure", "mae_by_step_figure",

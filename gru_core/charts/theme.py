@@ -160,3 +160,38 @@ def is_dates(x) -> bool:
 def units_label(units: str) -> str:
     """Axis title for values in the data's units: ``units`` if given, else "value (data units)"."""
     return f"{units}" if units else "value (data units)"
+
+
+def _plain(text):
+    """``text`` with ``&``, ``<`` and ``>`` as HTML entities, so plotly.js draws it literally (it
+    reads ``<b>``, ``<a href>``, ``<br>``, ``&lt;``... in titles and names as markup)."""
+    if not isinstance(text, str) or not any(ch in text for ch in "&<>"):
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_labels(fig: go.Figure) -> go.Figure:
+    """Make every title, axis title, legend title and trace name of ``fig`` plain text, in place.
+
+    Those are where names from a user's data land (a CSV's column names, a file name). GRU Lab's
+    own markup lives only in hover templates and annotations, which this leaves alone. A figure
+    is converted once (``layout.meta["plain_labels"]`` marks it), so a cached figure drawn again by
+    ``ui.page.chart`` is not escaped twice.
+    """
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    if meta.get("plain_labels"):
+        return fig
+    lay = fig.layout
+    if lay.title and lay.title.text:
+        lay.title.text = _plain(lay.title.text)
+    if lay.legend and lay.legend.title and lay.legend.title.text:
+        lay.legend.title.text = _plain(lay.legend.title.text)
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        if axis.title and axis.title.text:
+            axis.title.text = _plain(axis.title.text)
+    for trace in fig.data:
+        name = getattr(trace, "name", None)
+        if name:
+            trace.name = _plain(name)
+    fig.update_layout(meta={**meta, "plain_labels": True})
+    return fig
