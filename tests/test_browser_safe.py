@@ -130,7 +130,9 @@ def test_chart_titles_and_trace_names_render_as_literal_text(tmp_path):
         page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
         plot = page.locator(bh.PLOTLY)
         plot.locator(".legendtext").nth(len(CHART_NAMES) - 1).wait_for(timeout=60_000)
-        legend = plot.locator(".legendtext").all_text_contents()
+        legend = bh.wait_until(lambda: (plot.locator(".legendtext").all_text_contents() == CHART_NAMES
+                                        and plot.locator(".legendtext").all_text_contents()),
+                               timeout=30, message=f"the legend to read {CHART_NAMES}")
         title = plot.locator(".gtitle").text_content()
         y_title = plot.locator(".ytitle").text_content()
         n_links = plot.locator("a").count()
