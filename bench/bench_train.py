@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gru_core.data import series_from_array  # noqa: E402
 from gru_core.evaluate import predict  # noqa: E402
+from gru_core.loop import lr_at  # noqa: E402
 from gru_core.model import Forecaster, ModelConfig, init_weights  # noqa: E402
 from gru_core.train import TrainConfig, TrainingRun  # noqa: E402
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset  # noqa: E402
@@ -52,23 +53,32 @@ def standard_dataset(n: int = 20_000):
                         SplitConfig(0.7, 0.15, 0.15), scaler="standard")
 
 
-def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, Forecaster]:
-    """The minimal hand-written loop. Returns (seconds, trained model)."""
+def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig,
+               on_epoch_end=None) -> tuple[float, Forecaster]:
+    """The minimal hand-written loop. Returns (seconds, trained model).
+
+    The learning rate follows ``cfg``'s per-step schedule (``lr_at``; constant for
+    ``schedule="constant"``). ``on_epoch_end(epoch, model, seconds_so_far)`` (optional) is called
+    after each epoch's validation; it returns True to stop, and its own time is not counted.
+    """
     model = init_weights(Forecaster(model_cfg), torch.Generator().manual_seed(cfg.seed))
     gen = torch.Generator().manual_seed(cfg.seed)
     X, Y = ds.train.X, ds.train.Y            # (N, L, C), (N, H) strided views
     Xv, Yv = ds.val.X, ds.val.Y
     N, B = X.shape[0], cfg.batch_size
     losses = []
+    total, step, excluded = cfg.epochs * -(-N // B), 0, 0.0
     t0 = time.perf_counter()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    for _ in range(cfg.epochs):
+    for epoch in range(1, cfg.epochs + 1):
         perm = torch.randperm(N, generator=gen)
         model.train()
         for i in range(0, N, B):
             idx = perm[i:i + B]
             xb, yb = X[idx], Y[idx]
             opt.zero_grad(set_to_none=True)
+            opt.param_groups[0]["lr"] = lr_at(step, total, cfg)
+            step += 1
             loss = F.mse_loss(model(xb), yb)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
@@ -76,10 +86,16 @@ def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, For
             losses.append(loss.item())
         model.eval()
         with torch.no_grad():
-            total = sum(F.mse_loss(model(Xv[i:i + 1024]), Yv[i:i + 1024], reduction="sum").item()
+            total_se = sum(F.mse_loss(model(Xv[i:i + 1024]), Yv[i:i + 1024], reduction="sum").item()
                         for i in range(0, Xv.shape[0], 1024))
-        _val = total / Yv.numel()
-    return time.perf_counter() - t0, model
+        _val = total_se / Yv.numel()
+        if on_epoch_end is not None:
+            t1 = time.perf_counter()
+            stop = on_epoch_end(epoch, model, t1 - t0 - excluded)
+            excluded += time.perf_counter() - t1
+            if stop:
+                break
+    return time.perf_counter() - t0 - excluded, model
 
 
 def trainer_run(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, Forecaster]:
