@@ -5,8 +5,9 @@
 
 Standard config: a 20,000-point series sin(2 pi t/50) + 0.5 sin(2 pi t/13) + 0.1 N(0,1)
 (numpy default_rng(0)), lookback 48, horizon 12, standard scaler, split 0.7/0.15/0.15; a GRU with
-hidden 64, 2 layers; batch 256, Adam 1e-3, gradient clipping 1.0 (the app's default), no early
-stopping, 2 torch threads, CPU.
+hidden 64, 2 layers; the default recipe (``TrainConfig()``: Adam, peak lr 5e-3 with per-step
+linear warm-up + cosine decay, batch 64, gradient clipping 1.0), no early stopping, 2 torch
+threads, CPU. The plain loop sets the same per-step rate (``gru_core.loop.lr_at``).
 
 Fairness: both sides build the same Forecaster from the same seed (``init_weights`` with a seeded
 torch.Generator, as the trainer does), shuffle with the same seeded torch.Generator, index the same strided window views, clip gradients, read ``loss.item()`` once
@@ -133,12 +134,12 @@ def run(epochs: int = 5, repeats: int = 3, n: int = 20_000, threads: int = 2,
     torch.set_num_threads(threads)
     ds = standard_dataset(n)
     model_cfg = ModelConfig(input_size=1, hidden_size=64, num_layers=2, horizon=12)
-    cfg = TrainConfig(lr=1e-3, batch_size=256, epochs=epochs, clip_grad=1.0, patience=0, seed=0,
+    cfg = TrainConfig(epochs=epochs, clip_grad=1.0, patience=0, seed=0,  # the default recipe
                       device="cpu", num_threads=threads)
     n_train = ds.train.X.shape[0]
     say = print if verbose else (lambda *a, **k: None)
     say(f"series {n} points, {n_train} training windows, {ds.val.X.shape[0]} validation windows; "
-        f"hidden 64 x 2 layers, batch 256, {epochs} epoch(s), {threads} threads, torch "
+        f"hidden 64 x 2 layers, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.schedule}), {epochs} epoch(s), {threads} threads, torch "
         f"{torch.__version__}")
 
     # untimed warm-up: first-use costs (lazy imports inside torch.optim, allocator) for both sides
