@@ -1,6 +1,7 @@
 """Tests for gru_core.loop's policies: LossBuffer (batched read-back, first non-finite),
-EarlyStopping (best, stale count, patience), WeightKeeper (which weights a run keeps) and the
-dropout detector, each against values written out by hand in the test."""
+EarlyStopping (best, stale count, patience), WeightKeeper (which weights a run keeps), the
+dropout detector and the learning-rate schedule, each against values written out by hand in the
+test."""
 import math
 
 import pytest
@@ -9,8 +10,7 @@ from torch import nn
 
 from gru_core.errors import DataError
 from gru_core.loop import (EarlyStopping, LossBuffer, WeightKeeper, copy_state, diverged_reason,
-                           lr_at,
-                           uses_global_rng)
+                           lr_at, uses_global_rng)
 from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import TrainConfig
 
