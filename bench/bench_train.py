@@ -139,8 +139,8 @@ def run(epochs: int = 5, repeats: int = 3, n: int = 20_000, threads: int = 2,
     n_train = ds.train.X.shape[0]
     say = print if verbose else (lambda *a, **k: None)
     say(f"series {n} points, {n_train} training windows, {ds.val.X.shape[0]} validation windows; "
-        f"hidden 64 x 2 layers, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.schedule}), {epochs} epoch(s), {threads} threads, torch "
-        f"{torch.__version__}")
+        f"hidden 64 x 2 layers, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.schedule}), "
+        f"{epochs} epoch(s), {threads} threads, torch {torch.__version__}")
 
     # untimed warm-up: first-use costs (lazy imports inside torch.optim, allocator) for both sides
     warm = TrainConfig(**{**cfg.to_dict(), "epochs": 1})
