@@ -5,8 +5,9 @@
 
 Standard config: a 20,000-point series sin(2 pi t/50) + 0.5 sin(2 pi t/13) + 0.1 N(0,1)
 (numpy default_rng(0)), lookback 48, horizon 12, standard scaler, split 0.7/0.15/0.15; a GRU with
-hidden 64, 2 layers; batch 256, Adam 1e-3, gradient clipping 1.0 (the app's default), no early
-stopping, 2 torch threads, CPU.
+hidden 64, 2 layers; the default recipe (``TrainConfig()``: Adam, peak lr 5e-3 with per-step
+linear warm-up + cosine decay, batch 64, gradient clipping 1.0), no early stopping, 2 torch
+threads, CPU. The plain loop sets the same per-step rate (``gru_core.loop.lr_at``).
 
 Fairness: both sides build the same Forecaster from the same seed (``init_weights`` with a seeded
 torch.Generator, as the trainer does), shuffle with the same seeded torch.Generator, index the same strided window views, clip gradients, read ``loss.item()`` once
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gru_core.data import series_from_array  # noqa: E402
 from gru_core.evaluate import predict  # noqa: E402
+from gru_core.loop import lr_at  # noqa: E402
 from gru_core.model import Forecaster, ModelConfig, init_weights  # noqa: E402
 from gru_core.train import TrainConfig, TrainingRun  # noqa: E402
 from gru_core.windows import SplitConfig, WindowConfig, make_dataset  # noqa: E402
@@ -52,23 +54,32 @@ def standard_dataset(n: int = 20_000):
                         SplitConfig(0.7, 0.15, 0.15), scaler="standard")
 
 
-def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, Forecaster]:
-    """The minimal hand-written loop. Returns (seconds, trained model)."""
+def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig,
+               on_epoch_end=None) -> tuple[float, Forecaster]:
+    """The minimal hand-written loop. Returns (seconds, trained model).
+
+    The learning rate follows ``cfg``'s per-step schedule (``lr_at``; constant for
+    ``schedule="constant"``). ``on_epoch_end(epoch, model, seconds_so_far)`` (optional) is called
+    after each epoch's validation; it returns True to stop, and its own time is not counted.
+    """
     model = init_weights(Forecaster(model_cfg), torch.Generator().manual_seed(cfg.seed))
     gen = torch.Generator().manual_seed(cfg.seed)
     X, Y = ds.train.X, ds.train.Y            # (N, L, C), (N, H) strided views
     Xv, Yv = ds.val.X, ds.val.Y
     N, B = X.shape[0], cfg.batch_size
     losses = []
+    total, step, excluded = cfg.epochs * -(-N // B), 0, 0.0
     t0 = time.perf_counter()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    for _ in range(cfg.epochs):
+    for epoch in range(1, cfg.epochs + 1):
         perm = torch.randperm(N, generator=gen)
         model.train()
         for i in range(0, N, B):
             idx = perm[i:i + B]
             xb, yb = X[idx], Y[idx]
             opt.zero_grad(set_to_none=True)
+            opt.param_groups[0]["lr"] = lr_at(step, total, cfg)
+            step += 1
             loss = F.mse_loss(model(xb), yb)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
@@ -76,10 +87,16 @@ def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, For
             losses.append(loss.item())
         model.eval()
         with torch.no_grad():
-            total = sum(F.mse_loss(model(Xv[i:i + 1024]), Yv[i:i + 1024], reduction="sum").item()
+            total_se = sum(F.mse_loss(model(Xv[i:i + 1024]), Yv[i:i + 1024], reduction="sum").item()
                         for i in range(0, Xv.shape[0], 1024))
-        _val = total / Yv.numel()
-    return time.perf_counter() - t0, model
+        _val = total_se / Yv.numel()
+        if on_epoch_end is not None:
+            t1 = time.perf_counter()
+            stop = on_epoch_end(epoch, model, t1 - t0 - excluded)
+            excluded += time.perf_counter() - t1
+            if stop:
+                break
+    return time.perf_counter() - t0 - excluded, model
 
 
 def trainer_run(ds, model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[float, Forecaster]:
@@ -117,13 +134,13 @@ def run(epochs: int = 5, repeats: int = 3, n: int = 20_000, threads: int = 2,
     torch.set_num_threads(threads)
     ds = standard_dataset(n)
     model_cfg = ModelConfig(input_size=1, hidden_size=64, num_layers=2, horizon=12)
-    cfg = TrainConfig(lr=1e-3, batch_size=256, epochs=epochs, clip_grad=1.0, patience=0, seed=0,
+    cfg = TrainConfig(epochs=epochs, clip_grad=1.0, patience=0, seed=0,  # the default recipe
                       device="cpu", num_threads=threads)
     n_train = ds.train.X.shape[0]
     say = print if verbose else (lambda *a, **k: None)
     say(f"series {n} points, {n_train} training windows, {ds.val.X.shape[0]} validation windows; "
-        f"hidden 64 x 2 layers, batch 256, {epochs} epoch(s), {threads} threads, torch "
-        f"{torch.__version__}")
+        f"hidden 64 x 2 layers, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.schedule}), "
+        f"{epochs} epoch(s), {threads} threads, torch {torch.__version__}")
 
     # untimed warm-up: first-use costs (lazy imports inside torch.optim, allocator) for both sides
     warm = TrainConfig(**{**cfg.to_dict(), "epochs": 1})

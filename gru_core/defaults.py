@@ -27,11 +27,15 @@ class Recipe:
     hidden_size: int = 32
     num_layers: int = 1
     dropout: float = 0.0
-    lr: float = 0.005
-    batch_size: int = 32
-    epochs: int = 60
+    # optimiser, learning rate, schedule and batch: TrainConfig's defaults (one recipe; issue 13)
+    lr: float = TrainConfig.lr                    # Adam's peak learning rate
+    batch_size: int = TrainConfig.batch_size
+    schedule: str = TrainConfig.schedule          # per-step warm-up + cosine over the planned steps
+    warmup_steps: int = TrainConfig.warmup_steps
+    min_lr_frac: float = TrainConfig.min_lr_frac
+    epochs: int = 200             # long enough to watch live; early stopping usually ends it
     clip_grad: float = 1.0
-    patience: int = 15            # early stopping on the validation loss
+    patience: int = 30            # early stopping on the validation loss
     seed: int = 0
     device: str = "auto"
     num_threads: int = 1           # small models: one thread is faster than two on a shared CPU
@@ -48,7 +52,9 @@ class Recipe:
                            window_norm=window_norm)
 
     def train(self, **overrides) -> TrainConfig:
-        cfg = TrainConfig(lr=self.lr, batch_size=self.batch_size, epochs=self.epochs,
+        cfg = TrainConfig(lr=self.lr, batch_size=self.batch_size, schedule=self.schedule,
+                          warmup_steps=self.warmup_steps, min_lr_frac=self.min_lr_frac,
+                          epochs=self.epochs,
                           clip_grad=self.clip_grad, patience=self.patience, seed=self.seed,
                           device=self.device, num_threads=self.num_threads)
         return replace(cfg, **overrides)

@@ -4,8 +4,11 @@ One step is the minimal hand-written loop, nothing more::
 
     loss = task.loss(batch)                    # batch from task.train_batches(epoch, generator)
     loss.backward(); g = clip_grad_norm_(...)  # g is the pre-clipping gradient norm
-    opt.step()                                 # Adam(lr)
+    opt.step()                                 # Adam, rate lr_at(step) set before the step
 
+* :func:`lr_at` is the per-step learning-rate schedule (linear warm-up, then cosine decay over
+  the planned steps; or constant). It depends only on the step number and the plan, so pause/resume
+  and early stopping (which only ends the run sooner) leave it unchanged.
 * :class:`LossBuffer` keeps the step losses on the device and reads them back every k steps in one
   transfer (each read waits for an accelerator); it reports the first non-finite loss.
 * :class:`EarlyStopping` tracks the best validation loss, its epoch and the stale-epoch count.
@@ -34,6 +37,30 @@ import torch
 
 from gru_core.progress import Progress
 from gru_core.task import Task, seeded_global_rng
+
+
+SCHEDULES = ("warmup_cosine", "constant")
+"""``TrainConfig.schedule`` values (see :func:`lr_at`)."""
+
+
+def lr_at(step: int, total: int, cfg) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of a run planned for ``total`` steps.
+
+    ``"constant"``: ``cfg.lr``. ``"warmup_cosine"``: with ``w = min(cfg.warmup_steps, total // 4)``,
+    ``lr * (step + 1) / w`` for ``step < w``, then
+    ``lr * (f + (1 - f) * (1 + cos(pi * p)) / 2)`` with ``p = (step - w) / max(total - 1 - w, 1)``
+    (clipped to [0, 1]) and ``f = cfg.min_lr_frac``: the peak right after the warm-up, ``f * lr``
+    at the last planned step.
+    """
+    lr = float(cfg.lr)
+    if cfg.schedule == "constant":
+        return lr
+    warm = min(int(cfg.warmup_steps), int(total) // 4)
+    if step < warm:
+        return lr * (step + 1) / warm
+    frac = min(max((step - warm) / max(total - 1 - warm, 1), 0.0), 1.0)
+    floor = float(cfg.min_lr_frac)
+    return lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
 
 class Stopped(Exception):
@@ -172,10 +199,10 @@ class WeightKeeper:
 class EpochLoop:
     """Run the epochs of one task, writing into ``progress`` under ``lock``.
 
-    ``task``'s model and data are already on ``device``; ``cfg`` (a TrainConfig) gives lr, epochs,
-    clip_grad, patience and eval_every_s. ``checkpoint()`` is called between batches (blocks while
-    paused, raises :class:`Stopped`); ``publish()`` (None: off) hands a snapshot to the run's
-    ``on_progress`` at most every ``eval_every_s`` and at every epoch end. ``generator`` shuffles;
+    ``task``'s model and data are already on ``device``; ``cfg`` (a TrainConfig) gives lr and its
+    schedule, epochs, clip_grad, patience and eval_every_s. ``checkpoint()`` is called between
+    batches (blocks while paused, raises :class:`Stopped`); ``publish()`` (None: off) hands a
+    snapshot to the run's ``on_progress`` at most every ``eval_every_s`` and at every epoch end. ``generator`` shuffles;
     losses are read back every ``sync_every`` steps; ``dropout_seed`` is the base of the per-step
     global-RNG seeds for a model that draws from it (None for one that does not). :attr:`items`
     counts the training items processed (read it under ``lock``). ``on_epoch_end(epoch, model)``
@@ -213,7 +240,10 @@ class EpochLoop:
         task, cfg, p, lock = self.task, self.cfg, self.p, self.lock
         model = task.model
         params = [q for q in model.parameters() if q.requires_grad]
-        opt = torch.optim.Adam(params, lr=cfg.lr)
+        opt = torch.optim.Adam(params, lr=lr_at(0, 1, cfg))
+        group = opt.param_groups[0]
+        total = cfg.epochs * int(task.steps_per_epoch())     # planned optimiser steps
+        constant = cfg.schedule == "constant"
         buf = LossBuffer(self.sync_every)
         stopper = EarlyStopping(cfg.patience)
         keeper = self.keeper = WeightKeeper(model, keep_best=cfg.patience > 0)
@@ -229,6 +259,8 @@ class EpochLoop:
                 for batch in task.train_batches(epoch, self.generator):
                     self.checkpoint()
                     opt.zero_grad(set_to_none=True)
+                    if not constant:
+                        group["lr"] = lr_at(step, total, cfg)
                     if dropout_seed is None:
                         loss = task.loss(batch)
                     else:

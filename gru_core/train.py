@@ -47,7 +47,7 @@ import torch
 
 from gru_core.device import DEVICES, resolve_device
 from gru_core.errors import DataError
-from gru_core.loop import EpochLoop, Stopped, uses_global_rng
+from gru_core.loop import SCHEDULES, EpochLoop, Stopped, uses_global_rng
 from gru_core.model import ModelConfig
 from gru_core.progress import END_STATES, Progress, RunClock
 from gru_core.task import ForecastTask, Task
@@ -64,7 +64,18 @@ class TrainConfig:
     Parameters
     ----------
     lr : float
-        Adam learning rate.
+        Adam's peak learning rate (see ``schedule``).
+    schedule : str
+        ``"warmup_cosine"``: per optimiser step, a linear warm-up from ``lr / warmup_steps`` to
+        ``lr`` over the first ``warmup_steps`` steps (at most a quarter of the planned steps), then
+        a cosine decay to ``min_lr_frac * lr`` at the last planned step (``epochs`` x steps per
+        epoch). The rate depends only on the step number, so early stopping (which just ends the
+        run sooner), pause/resume and any epochs count behave the same. ``"constant"``: ``lr``
+        at every step (the plain Adam loop).
+    warmup_steps : int
+        Warm-up length in optimiser steps for ``"warmup_cosine"`` (0 = none).
+    min_lr_frac : float
+        The rate at the last planned step as a fraction of ``lr`` (``"warmup_cosine"`` only).
     batch_size : int
         Windows per minibatch B (the last batch of an epoch may be smaller). Used by the forecaster
         (:class:`ForecastTask`); a custom task batches its own data.
@@ -90,8 +101,11 @@ class TrainConfig:
         every epoch end and when the run ends.
     """
 
-    lr: float = 1e-3            # Adam learning rate
+    lr: float = 5e-3            # Adam peak learning rate (see schedule)
     batch_size: int = 64        # windows per minibatch
+    schedule: str = "warmup_cosine"  # per-step lr: "warmup_cosine" | "constant"
+    warmup_steps: int = 20      # linear warm-up steps (capped at a quarter of the run)
+    min_lr_frac: float = 0.05   # cosine floor, as a fraction of lr
     epochs: int = 30            # passes over the training windows
     clip_grad: float = 1.0      # max global grad norm; 0 = off
     patience: int = 5           # early-stopping patience in epochs; 0 = off
@@ -114,6 +128,15 @@ class TrainConfig:
                 and self.clip_grad >= 0):
             raise DataError(f"clip_grad must be a number >= 0 (0 turns clipping off); "
                             f"got {self.clip_grad!r}.")
+        if self.schedule not in SCHEDULES:
+            raise DataError(f"Unknown schedule {self.schedule!r}: choose one of "
+                            f"{', '.join(SCHEDULES)}.")
+        if (isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int)
+                or not 0 <= self.warmup_steps <= 10_000_000):
+            raise DataError(f"warmup_steps must be a whole number from 0 to 10000000; "
+                            f"got {self.warmup_steps!r}.")
+        if not (isinstance(self.min_lr_frac, (int, float)) and 0 <= self.min_lr_frac <= 1):
+            raise DataError(f"min_lr_frac must be a number in [0, 1]; got {self.min_lr_frac!r}.")
         if not (isinstance(self.eval_every_s, (int, float)) and self.eval_every_s > 0):
             raise DataError(f"eval_every_s must be a positive number of seconds; "
                             f"got {self.eval_every_s!r}.")

@@ -1,14 +1,16 @@
 """Tests for gru_core.loop's policies: LossBuffer (batched read-back, first non-finite),
-EarlyStopping (best, stale count, patience), WeightKeeper (which weights a run keeps) and the
-dropout detector, each against values written out by hand in the test."""
+EarlyStopping (best, stale count, patience), WeightKeeper (which weights a run keeps), the
+dropout detector and the learning-rate schedule, each against values written out by hand in the
+test."""
 import math
 
 import pytest
 import torch
 from torch import nn
 
+from gru_core.errors import DataError
 from gru_core.loop import (EarlyStopping, LossBuffer, WeightKeeper, copy_state, diverged_reason,
-                           uses_global_rng)
+                           lr_at, uses_global_rng)
 from gru_core.model import Forecaster, ModelConfig
 from gru_core.train import TrainConfig
 
@@ -131,3 +133,34 @@ def test_diverged_reason_names_the_fix():
     assert "lower learning rate (now 0.5)" in on and "clip_grad now 2" in on
     off = diverged_reason(TrainConfig(lr=0.5, clip_grad=0), "validation loss", "x")
     assert "turn on gradient clipping (clip_grad = 1)" in off
+
+
+# ----------------------------------------------------------------------------- lr_at
+
+def test_lr_schedule_warmup_then_cosine_by_hand():
+    cfg = TrainConfig(lr=0.01, schedule="warmup_cosine", warmup_steps=4, min_lr_frac=0.1)
+    total = 21                                      # warm-up 4 = min(4, 21 // 4); cosine steps 4..20
+    assert [lr_at(k, total, cfg) for k in range(4)] == pytest.approx([0.0025, 0.005, 0.0075, 0.01])
+    assert lr_at(4, total, cfg) == pytest.approx(0.01)                      # peak after warm-up
+    assert lr_at(12, total, cfg) == pytest.approx(0.01 * (0.1 + 0.9 * 0.5))  # half-way: cos = 0
+    assert lr_at(20, total, cfg) == pytest.approx(0.001)                    # last planned step
+    assert lr_at(500, total, cfg) == pytest.approx(0.001)                   # past the plan: floor
+    after = [lr_at(k, total, cfg) for k in range(4, 21)]
+    assert all(a >= b for a, b in zip(after, after[1:]))
+
+
+def test_lr_schedule_short_and_long_runs_and_constant():
+    cfg = TrainConfig(lr=0.01, schedule="warmup_cosine", warmup_steps=20, min_lr_frac=0.05)
+    assert lr_at(0, 1, cfg) == pytest.approx(0.01)          # a 1-step run: no warm-up, the peak
+    assert lr_at(0, 8, cfg) == pytest.approx(0.005)         # warm-up capped at 8 // 4 = 2 steps
+    long = 5000 * 10                                        # 5000 epochs: the peak for a long time
+    assert lr_at(20, long, cfg) == pytest.approx(0.01) and lr_at(500, long, cfg) > 0.0099
+    flat = TrainConfig(lr=0.003, schedule="constant")
+    assert {lr_at(k, 100, flat) for k in (0, 50, 99, 1000)} == {0.003}
+
+
+@pytest.mark.parametrize("bad", [dict(schedule="step"), dict(warmup_steps=-1),
+                                 dict(warmup_steps=1.5), dict(min_lr_frac=1.5)])
+def test_train_config_rejects_bad_schedules(bad):
+    with pytest.raises(DataError):
+        TrainConfig(**bad).validate()

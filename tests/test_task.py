@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gru_core.data import series_from_array
+from gru_core.loop import lr_at
 from gru_core.model import ModelConfig, init_weights
 from gru_core.task import ForecastTask, Task
 from gru_core.train import TrainConfig, TrainingRun
@@ -62,7 +63,8 @@ class LinearTask:
 
 
 def cfg(**kw):
-    base = dict(lr=0.05, epochs=3, patience=0, clip_grad=1.0, device="cpu", num_threads=1, seed=3)
+    base = dict(lr=0.05, epochs=3, patience=0, clip_grad=1.0, device="cpu", num_threads=1, seed=3,
+                schedule="constant")   # the restore-policy tests compare runs of different lengths
     base.update(kw)
     return TrainConfig(**base)
 
@@ -90,15 +92,26 @@ def test_linear_task_satisfies_the_protocol():
         TrainingRun.for_task(object(), cfg())
 
 
-def test_generic_run_equals_a_hand_written_loop():
-    """Reference: Adam + clip_grad_norm_ + the same seeded shuffling, written out here."""
+@pytest.mark.parametrize("schedule", ["constant", "warmup_cosine"])
+def test_generic_run_equals_a_hand_written_loop(schedule):
+    """Reference: Adam + clip_grad_norm_ + the same seeded shuffling, written out here; the
+    learning rate from torch's own schedulers (warm-up 4 = min(10, 18 // 4) steps, then cosine
+    from 0.05 to 0.2 * 0.05 at the 18th and last step)."""
     task = LinearTask()
-    run = TrainingRun.for_task(task, cfg())
+    run = TrainingRun.for_task(task, cfg(schedule=schedule, warmup_steps=10, min_lr_frac=0.2))
     assert run.dataset is None and run.model_cfg is None and run.model is task.model
     ref_task = LinearTask()
     model, gen = ref_task.model, torch.Generator().manual_seed(3)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    ref_losses, ref_val = [], []
+    if schedule == "warmup_cosine":
+        sched = torch.optim.lr_scheduler.SequentialLR(opt, [
+            torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, end_factor=1.0,
+                                              total_iters=3),
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=13, eta_min=0.2 * 0.05)],
+            milestones=[4])
+    else:
+        sched = torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
+    ref_losses, ref_val, ref_lrs = [], [], []
     for _ in range(3):
         perm = torch.randperm(96, generator=gen)
         for i in range(0, 96, 16):
@@ -107,7 +120,9 @@ def test_generic_run_equals_a_hand_written_loop():
             loss = ((model(ref_task.X[idx])[:, 0] - ref_task.Y[idx]) ** 2).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            ref_lrs.append(opt.param_groups[0]["lr"])
             opt.step()
+            sched.step()
             ref_losses.append(loss.item())
         with torch.no_grad():
             ref_val.append(((model(ref_task.Xv)[:, 0] - ref_task.Yv) ** 2).mean().item())
@@ -115,9 +130,19 @@ def test_generic_run_equals_a_hand_written_loop():
     p = run.run()
     assert p.state == "finished" and p.unit == "rows" and p.threads >= 1
     assert p.step == p.total_steps == 18 and p.epoch_steps == [6, 12, 18]
-    assert p.step_loss == ref_losses and p.epoch_val == ref_val
+    lrs = [lr_at(k, 18, run.cfg) for k in range(18)]
+    assert lrs == pytest.approx(ref_lrs, rel=1e-9)
+    if schedule == "warmup_cosine":
+        assert ref_lrs[:5] == pytest.approx([0.0125, 0.025, 0.0375, 0.05, 0.05])
+        assert ref_lrs[-1] == pytest.approx(0.01)
+    if schedule == "constant":   # bit for bit; with a schedule the rates may differ in the last bit
+        assert p.step_loss == ref_losses and p.epoch_val == ref_val
+    assert p.step_loss == pytest.approx(ref_losses, rel=1e-5, abs=1e-8)
+    assert p.epoch_val == pytest.approx(ref_val, rel=1e-5, abs=1e-8)
     assert p.epoch_train == pytest.approx([np.mean(ref_losses[i:i + 6]) for i in (0, 6, 12)])
-    assert same_weights(weights(task.model), weights(model))
+    a, b = weights(task.model), weights(model)
+    assert same_weights(a, b) if schedule == "constant" else all(
+        torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
     assert p.windows_per_s > 0 and p.best_val == min(ref_val)
 
 

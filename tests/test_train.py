@@ -25,7 +25,10 @@ def tiny_dataset(n=300, seed=0):
 
 
 def cfg(**kw):
-    base = dict(lr=1e-2, batch_size=32, epochs=2, patience=0, device="cpu", num_threads=1)
+    # constant rate: several tests compare a run's epoch k with a separate run of k epochs, which
+    # the warm-up + cosine schedule (planned over all epochs) would make differ on purpose
+    base = dict(lr=1e-2, batch_size=32, epochs=2, patience=0, device="cpu", num_threads=1,
+                schedule="constant")
     base.update(kw)
     return TrainConfig(**base)
 
@@ -347,3 +350,24 @@ def test_thread_count_is_fixed_for_the_process(ds):
     p = TrainingRun(ds, MODEL, cfg(epochs=1, num_threads=fixed + 2)).run()
     assert p.threads == fixed and torch.get_num_threads() == fixed  # neither changed nor restored
     assert train_threads(fixed + 5) == fixed
+
+
+def test_default_recipe_schedules_the_rate_per_step(long_ds, monkeypatch):
+    """TrainConfig's defaults: the scheduled run equals a constant-rate loop fed lr_at's rates."""
+    from gru_core.loop import lr_at
+    tc = TrainConfig(epochs=3, patience=0, device="cpu", num_threads=1, warmup_steps=4)
+    assert tc.schedule == "warmup_cosine"
+    seen = []
+
+    class Spy(torch.optim.Adam):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", Spy)
+    p = TrainingRun(long_ds, MODEL, tc).run()
+    assert p.total_steps >= 16         # so the warm-up is the configured 4 steps
+    assert p.state == "finished" and len(seen) == p.total_steps
+    assert seen == [lr_at(k, p.total_steps, tc) for k in range(p.total_steps)]
+    assert seen[0] == pytest.approx(tc.lr / 4) and seen[3] == pytest.approx(tc.lr)
+    assert seen[-1] == pytest.approx(tc.lr * tc.min_lr_frac)
