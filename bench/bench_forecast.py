@@ -1,6 +1,8 @@
 """Forecasting-quality benchmark: the CLI's default run against the best baseline, per data set.
 
-For every bundled sample and every generator with a trend or a season, this runs exactly what
+For every bundled sample, every generator with a trend or a season, and a real public quarterly
+multivariate series (US real GDP with consumption and investment as inputs, from statsmodels'
+bundled ``macrodata``; written to a temporary CSV), this runs exactly what
 ``python -m gru_core forecast FILE.csv --json`` runs (the default recipe, "auto" transform and
 lookback chosen on validation only) and prints the GRU's test MAE, the best baseline's (naive,
 seasonal naive or ETS), their ratio (below 1 = the GRU is better) and the 80% / 95% interval
@@ -38,7 +40,20 @@ from gru_core.generators import generate  # noqa: E402
 
 # generators with a trend or a season (the others -- random walk, AR, Mackey-Glass -- have neither)
 GENERATORS = ("trend_seasonal", "sine", "sum_of_sines", "square", "sawtooth", "chirp", "regime_switch")
-ORDER = ("airline_passengers", "nile", "sunspots", "co2_monthly") + GENERATORS + ("co2_weekly",)
+# real public series not bundled with the app: name -> (CSV writer, CLI arguments)
+def _us_macro(path: Path) -> None:
+    """US macroeconomic data, quarterly 1959Q1-2009Q3 (statsmodels.datasets.macrodata, public
+    domain): real GDP with real consumption and real investment as extra inputs."""
+    from statsmodels.datasets import macrodata
+    d = macrodata.load_pandas().data
+    dates = pd.PeriodIndex.from_fields(year=d["year"].astype(int), quarter=d["quarter"].astype(int),
+                                       freq="Q").to_timestamp()
+    pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "realgdp": d["realgdp"],
+                  "realcons": d["realcons"], "realinv": d["realinv"]}).to_csv(path, index=False)
+
+
+EXTERNAL = {"us_macro_quarterly": (_us_macro, ["--target", "realgdp", "--inputs", "realcons,realinv"])}
+ORDER = ("airline_passengers", "nile", "sunspots", "co2_monthly") + GENERATORS + ("co2_weekly",) + tuple(EXTERNAL)
 
 
 def cli_json(args: list[str]) -> dict:
@@ -65,6 +80,11 @@ def run_row(name: str, gen_length: int, tmp: str) -> dict:
     t0 = time.perf_counter()
     if name in samples:
         res = cli_json([str(samples[name].path), "--target", samples[name].target])
+    elif name in EXTERNAL:
+        write, extra = EXTERNAL[name]
+        path = Path(tmp) / f"{name}.csv"
+        write(path)
+        res = cli_json([str(path), *extra])
     else:
         path = Path(tmp) / f"{name}.csv"
         pd.DataFrame({"value": generate(name, length=gen_length, seed=0)}).to_csv(path, index=False)
