@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import re
-import statistics
 import sys
 import threading
 import time

@@ -244,7 +244,7 @@ def main(argv=None) -> int:
     ratio_darts = med["gru_lab"] / med["darts"]
     ratio_plain = med["gru_lab"] / med["plain"]
     load1 = os.getloadavg()
-    print(f"median seconds: " + "  ".join(f"{t} {med[t]:.2f}" for t in TOOLS))
+    print("median seconds: " + "  ".join(f"{t} {med[t]:.2f}" for t in TOOLS))
     print(f"GRU Lab / Darts: {ratio_darts:.3f}  (target <= {TARGET})  "
           f"{'OK' if ratio_darts <= TARGET else 'MISSED'}")
     print(f"GRU Lab / plain: {ratio_plain:.3f}")

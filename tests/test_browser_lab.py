@@ -133,9 +133,10 @@ def test_lab_gates_and_runs_after_training(page, app_server):
     cursor.focus()
     cursor.press("End")                                        # to the end, then two back
     expect(main).to_contain_text(f"Step {L} of {L}")
-    _button(pg, "gates_back").click()
-    _button(pg, "gates_back").click()
-    expect(main).to_contain_text(f"Step {L - 2} of {L}")
+    for back in (1, 2):              # one click at a time: each waits for its own redraw, so the
+        bh.wait_ready(pg)            # slider the next click sends is the one the page last drew
+        _button(pg, "gates_back").click()
+        expect(main).to_contain_text(f"Step {L - back} of {L}")
     _button(pg, "gates_play").click()
     expect(main).to_contain_text(f"Step {L} of {L}", timeout=60_000)    # played to the end
     expect(_button(pg, "gates_play")).to_be_enabled()                     # and stopped

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from gru_core.bundle import save_bundle
 from gru_core.classical import ets_windows

@@ -229,7 +229,7 @@ def test_a_build_failure_fails_that_job_and_the_queue_goes_on():
 def test_jobs_of_a_session_that_stops_renewing_end_and_others_go_on():
     clock = Clock()
     s = make(clock, max_running=1, lease_s=60)
-    gone, waiting_gone = s.submit("gone", FakeSpec()), None
+    gone = s.submit("gone", FakeSpec())
     alive = s.submit("alive", FakeSpec())
     clock.t += 50
     s.renew("alive")
