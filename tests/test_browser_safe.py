@@ -4,6 +4,7 @@ link, no request to the payloads' host. Marked ``browser``; skips without Chromi
 CI=true (same rule as tests/test_browser.py)."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -70,19 +71,30 @@ def squash(s: str) -> str:
     return " ".join(s.split())                     # HTML collapses runs of white space
 
 
-def test_payloads_render_as_literal_text(tmp_path):
+@contextlib.contextmanager
+def served(tmp_path, name: str, source: str):
+    """``streamlit run`` of ``source`` (written to tmp_path/name) opened in Chromium: yields
+    ``(page, requests)``, every URL the page requested appended to ``requests``."""
     if sync_playwright is None:
         _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
     if not Path(bh.CHROMIUM).exists():
         _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
-    script = tmp_path / "safe_app.py"
-    script.write_text(SCRIPT.format(payloads=PAYLOADS))
+    script = tmp_path / name
+    script.write_text(source)
     requests: list[str] = []
     with ScriptServer(script) as server, sync_playwright() as p:
         browser = bh.launch_chromium(p)
-        page = browser.new_page(viewport=bh.VIEWPORT)
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+        try:
+            page = browser.new_page(viewport=bh.VIEWPORT)
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+            yield page, requests
+        finally:
+            browser.close()
+
+
+def test_payloads_render_as_literal_text(tmp_path):
+    with served(tmp_path, "safe_app.py", SCRIPT.format(payloads=PAYLOADS)) as (page, requests):
         main = page.locator('[data-testid="stMain"]')
         captions = main.locator('[data-testid="stCaptionContainer"]')
         captions.nth(len(PAYLOADS) - 1).wait_for(timeout=60_000)
@@ -92,7 +104,6 @@ def test_payloads_render_as_literal_text(tmp_path):
         n_img, n_links = main.locator("img").count(), main.locator("a").count()
         n_code = main.locator('[data-testid="stCaptionContainer"] code').count()
         bh.screenshot(page, "safe-payloads")
-        browser.close()
     assert [squash(v) for v in values] == [squash("Value: " + literal(p)) for p in PAYLOADS]
     assert shown_code == [squash(literal(p)) for p in PAYLOADS]
     assert n_code == len(PAYLOADS)                     # each caption is exactly one code span
@@ -116,18 +127,7 @@ def test_chart_titles_and_trace_names_render_as_literal_text(tmp_path):
     """A CSV's column names land in chart titles and legends: plotly.js must draw them as typed
     (ui.page.chart applies gru_core.charts.plain_labels), with no link, no bold, no request.
     Drawn with a bare st.plotly_chart, the first name shows as a bold "bold" (checked by hand)."""
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    if not Path(bh.CHROMIUM).exists():
-        _unavailable(f"{bh.CHROMIUM} not found (apt-get install chromium)")
-    script = tmp_path / "chart_app.py"
-    script.write_text(CHART_SCRIPT.format(names=CHART_NAMES))
-    requests: list[str] = []
-    with ScriptServer(script) as server, sync_playwright() as p:
-        browser = bh.launch_chromium(p)
-        page = browser.new_page(viewport=bh.VIEWPORT)
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+    with served(tmp_path, "chart_app.py", CHART_SCRIPT.format(names=CHART_NAMES)) as (page, requests):
         plot = page.locator(bh.PLOTLY)
         plot.locator(".legendtext").nth(len(CHART_NAMES) - 1).wait_for(timeout=60_000)
         legend = bh.wait_until(lambda: (plot.locator(".legendtext").all_text_contents() == CHART_NAMES
@@ -138,7 +138,6 @@ def test_chart_titles_and_trace_names_render_as_literal_text(tmp_path):
         n_links = plot.locator("a").count()
         n_bold = plot.locator(".legendtext tspan[style*='bold']").count()
         bh.screenshot(page, "safe-chart-names")
-        browser.close()
     assert legend == CHART_NAMES
     assert title == CHART_NAMES[0] and y_title == CHART_NAMES[1]
     assert n_links == 0 and n_bold == 0

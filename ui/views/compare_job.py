@@ -58,19 +58,33 @@ class SequenceSpec:
         return self.cells[0].train_cfg
 
 
-class SequenceRun:
+class _InThread:
+    """Runs ``self._main`` in one daemon thread (``start``) and waits for it (``join``), as
+    ``TrainingRun`` does; :class:`SequenceRun` and :class:`ClipRun` share it."""
+
+    THREAD_NAME = "gru-lab-job"
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name=self.THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+
+class SequenceRun(_InThread):
     """TrainingRun's interface over several runs trained in turn in one thread. Its progress sums
     the runs' steps and time; the page reads each run's own progress."""
+
+    THREAD_NAME = "gru-lab-compare"
 
     def __init__(self, runs: list[TrainingRun]):
         self.runs = runs
         self._stop, self._paused = threading.Event(), False
-        self._thread: threading.Thread | None = None
         self.model = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name="gru-lab-compare", daemon=True)
-        self._thread.start()
 
     def _main(self) -> None:
         for r in self.runs:
@@ -94,11 +108,6 @@ class SequenceRun:
         self._stop.set()
         for r in self.runs:
             r.stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
 
     @property
     def running(self) -> bool:
@@ -252,23 +261,23 @@ class ClipSpec:
         return 16 * 2 * self.steps
 
 
-class ClipRun:
+class ClipRun(_InThread):
     """TrainingRun's interface over one :func:`clipping_experiment` call in its own thread; its
     ``result`` is (without clipping, with clipping) once it has finished. The experiment is short
     (a fixed number of steps of a 16-unit RNN) and cannot be interrupted: a stop discards it."""
+
+    THREAD_NAME = "gru-lab-clip"
 
     def __init__(self, spec: ClipSpec):
         self.spec, self.model = spec, None
         self.result = None
         self._state, self._reason = "idle", ""
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.exception: BaseException | None = None
 
     def start(self) -> None:
         self._state = "running"
-        self._thread = threading.Thread(target=self._main, name="gru-lab-clip", daemon=True)
-        self._thread.start()
+        super().start()
 
     def _main(self) -> None:
         s = self.spec
@@ -296,11 +305,6 @@ class ClipRun:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
 
     @property
     def running(self) -> bool:
