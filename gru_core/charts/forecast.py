@@ -28,9 +28,10 @@ def forecast_step_figure(x, actual, predicted, naive=None, *, step: int, units: 
         fig.add_trace(line(x, naive, name="naive (last value)", color=COLORS["naive"],
                            dash="dot", width=1.4))
     fig.add_trace(line(x, predicted, name=f"{model_name} forecast", color=COLORS["model"]))
-    return themed(fig, title=f"{split.capitalize()} part: {step}-step-ahead forecast vs actual",
-                  x_title="target date" if is_dates(x) else "target position",
-                  y_title=units_label(units))
+    themed(fig, title=f"{split.capitalize()} part: {step}-step-ahead forecast vs actual",
+           x_title="target date" if is_dates(x) else "target position", y_title=units_label(units))
+    fig.update_layout(legend=LEGEND_BELOW)     # the page adds baselines and bands: a top legend
+    return fig                                 # would run into the title
 
 
 def forecast_window_figure(input_x, input_y, target_x, actual, predicted, naive=None,
