@@ -98,6 +98,11 @@ def test_payloads_render_as_literal_text(tmp_path):
         main = page.locator('[data-testid="stMain"]')
         captions = main.locator('[data-testid="stCaptionContainer"]')
         captions.nth(len(PAYLOADS) - 1).wait_for(timeout=60_000)
+        bh.wait_ready(page)
+        # A caption can be in the DOM before its Markdown is drawn (CI once read one as ""):
+        # wait until every caption shows text before reading them.
+        bh.wait_until(lambda: all(t.strip() for t in captions.all_inner_texts()), timeout=30,
+                      message="every caption to draw its text")
         texts = main.locator('[data-testid="stMarkdownContainer"]').all_inner_texts()
         values = [t.replace(WORD_JOINER, "") for t in texts if t.startswith("Value:")]
         shown_code = [squash(c.replace(WORD_JOINER, "")) for c in captions.all_inner_texts()]
