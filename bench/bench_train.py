@@ -5,9 +5,10 @@
 
 Standard config: a 20,000-point series sin(2 pi t/50) + 0.5 sin(2 pi t/13) + 0.1 N(0,1)
 (numpy default_rng(0)), lookback 48, horizon 12, standard scaler, split 0.7/0.15/0.15; a GRU with
-hidden 64, 2 layers; the default recipe (``TrainConfig()``: Adam, peak lr 5e-3 with per-step
-linear warm-up + cosine decay, batch 64, gradient clipping 1.0), no early stopping, 2 torch
-threads, CPU. The plain loop sets the same per-step rate (``gru_core.loop.lr_at``).
+hidden 64, 2 layers; the default recipe (``TrainConfig()`` planned for the 13,941 training
+windows, ``TrainConfig.plan``: Adam, peak lr 1e-2 with per-step linear warm-up + cosine decay,
+batch 128, the dense loss, gradient clipping 1.0), no early stopping, 2 torch threads, CPU. The
+plain loop sets the same per-step rate (``gru_core.loop.lr_at``) and writes the dense loss out.
 
 Fairness: both sides build the same Forecaster from the same seed (``init_weights`` with a seeded
 torch.Generator, as the trainer does), shuffle with the same seeded torch.Generator, index the same strided window views, clip gradients, read ``loss.item()`` once
@@ -62,6 +63,7 @@ def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig,
     ``schedule="constant"``). ``on_epoch_end(epoch, model, seconds_so_far)`` (optional) is called
     after each epoch's validation; it returns True to stop, and its own time is not counted.
     """
+    cfg = cfg.plan(ds.train.X.shape[0])      # the batch, rate and loss the trainer would use
     model = init_weights(Forecaster(model_cfg), torch.Generator().manual_seed(cfg.seed))
     gen = torch.Generator().manual_seed(cfg.seed)
     X, Y = ds.train.X, ds.train.Y            # (N, L, C), (N, H) strided views
@@ -80,7 +82,13 @@ def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig,
             opt.zero_grad(set_to_none=True)
             opt.param_groups[0]["lr"] = lr_at(step, total, cfg)
             step += 1
-            loss = F.mse_loss(model(xb), yb)
+            if cfg.dense_loss == "on":           # head on every state of the window's second half
+                t0, H = xb.shape[1] // 2, yb.shape[1]
+                out, _ = model.rnn(xb)
+                z = torch.cat([xb[:, :, 0], yb], dim=1)
+                loss = F.mse_loss(model.head(out[:, t0:]), z.unfold(1, H, 1)[:, t0 + 1:])
+            else:
+                loss = F.mse_loss(model(xb), yb)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             opt.step()

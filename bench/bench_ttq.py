@@ -132,9 +132,9 @@ def worker_gru_lab() -> dict:
     if p.state == "failed":
         raise RuntimeError(p.reason)
     return _result("gru_lab", state["seconds"], state["epoch"], state["mse"], scale2,
-                   ds.train.X.shape[0], recipe={k: v for k, v in cfg.to_dict().items()
+                   ds.train.X.shape[0], recipe={k: v for k, v in run.cfg.to_dict().items()
                                                 if k in ("lr", "batch_size", "schedule",
-                                                         "warmup_steps", "min_lr_frac")},
+                                                         "warmup_steps", "min_lr_frac", "dense_loss")},
                    threads=p.threads)
 
 

@@ -55,7 +55,7 @@ class ForecastSpec:
     def cost(self) -> float:
         """Expected compute of the whole run, in ``gru_core.limits`` step-work units: optimiser
         steps x lookback x (parameters x batch + per-timestep overhead x layers x directions)."""
-        cfg, B = self.model_cfg, self.train_cfg.batch_size
+        cfg, B = self.model_cfg, self.train_cfg.plan(len(self.dataset.train)).batch_size
         steps = -(-len(self.dataset.train) // B) * self.train_cfg.epochs
         per_step = self.dataset.window.lookback * (
             float(self.params()) * B + STEP_OVERHEAD * cfg.num_layers * cfg.num_directions)
@@ -93,7 +93,8 @@ def run_estimate(limits, spec):
     cfg, ds = getattr(spec, "model_cfg", None), getattr(spec, "dataset", None)
     if limits is None or cfg is None or ds is None:
         return None
-    return limits.estimate(cfg, lookback=ds.window.lookback, batch_size=spec.train_cfg.batch_size,
+    return limits.estimate(cfg, lookback=ds.window.lookback,
+                           batch_size=spec.train_cfg.plan(len(ds.train)).batch_size,
                            n_windows=len(ds.train), epochs=spec.train_cfg.epochs)
 
 

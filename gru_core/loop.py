@@ -2,7 +2,8 @@
 
 One step is the minimal hand-written loop, nothing more::
 
-    loss = task.loss(batch)                    # batch from task.train_batches(epoch, generator)
+    loss = task.loss(batch)                    # batch from task.train_batches(epoch, generator);
+                                               # (objective, shown): minimise one, record the other
     loss.backward(); g = clip_grad_norm_(...)  # g is the pre-clipping gradient norm
     opt.step()                                 # Adam, rate lr_at(step) set before the step
 
@@ -266,6 +267,10 @@ class EpochLoop:
                     else:
                         with seeded_global_rng(dev, dropout_seed + step):
                             loss = task.loss(batch)
+                    if isinstance(loss, tuple):          # (objective, the loss to show)
+                        loss, shown = loss
+                    else:
+                        shown = loss
                     loss.backward()
                     if cfg.clip_grad > 0:
                         gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
@@ -274,7 +279,7 @@ class EpochLoop:
                                                                if q.grad is not None])
                     opt.step()
                     step += 1
-                    if buf.add(step, task.batch_size(batch), loss.detach(), gnorm.detach()):
+                    if buf.add(step, task.batch_size(batch), shown.detach(), gnorm.detach()):
                         bad = self._record(buf, epoch_losses)
                         if bad is not None:
                             return self._diverged(bad)

@@ -62,8 +62,9 @@ class Task(Protocol):
         """Items in ``batch`` counted for throughput."""
         ...
 
-    def loss(self, batch) -> torch.Tensor:
-        """Scalar training loss of ``batch`` (the model is in train mode)."""
+    def loss(self, batch) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Scalar training loss of ``batch`` (the model is in train mode), or ``(objective,
+        shown)``: the run minimises ``objective`` and records ``shown``."""
         ...
 
     def validate(self, checkpoint: Callable[[], None]) -> float | None:
@@ -123,11 +124,15 @@ class ForecastTask:
         ``torch.Generator``); shuffling uses the generator the run passes to :meth:`train_batches`.
     batch_size : int
         Windows per minibatch B (the last batch of an epoch may be smaller).
+    dense : bool
+        Also train the head on the states of the window's second half (see :meth:`loss`). Only a
+        one-directional model with a lookback of 2 or more uses it; otherwise it is off.
     """
 
     unit = "windows"
 
-    def __init__(self, dataset, model_cfg: ModelConfig, generator_seed: int, batch_size: int = 64):
+    def __init__(self, dataset, model_cfg: ModelConfig, generator_seed: int, batch_size: int = 64,
+                 dense: bool = False):
         self.dataset = dataset
         self.model_cfg = model_cfg.validate()
         n_train, _, n_cols = dataset.train.X.shape  # N, L, C
@@ -145,6 +150,9 @@ class ForecastTask:
         with seeded_global_rng(torch.device("cpu")):  # nn's default init draws (then discarded)
             self.model = Forecaster(model_cfg)
         init_weights(self.model, torch.Generator().manual_seed(generator_seed))
+        L = dataset.train.X.shape[1]
+        self.dense_from = L // 2                      # first position the dense loss reads
+        self.dense = bool(dense) and not model_cfg.bidirectional and L >= 2
         self._device = torch.device("cpu")
         self._X, self._Y = dataset.train.X, dataset.train.Y  # (N, L, C), (N, H) strided views
         self._Xv, self._Yv = dataset.val.X, dataset.val.Y    # (Nv, L, C), (Nv, H)
@@ -172,9 +180,26 @@ class ForecastTask:
     def batch_size(self, batch) -> int:
         return batch[0].shape[0]
 
-    def loss(self, batch) -> torch.Tensor:
+    def loss(self, batch) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The forecast's mean squared error on ``batch`` (scaled units).
+
+        Dense (``dense=True``): returns ``(objective, forecast MSE)``. The run minimises the mean
+        over positions t = L//2 .. L-1 of ``MSE(head(h_t), z[t+1 : t+1+H])``, where z is the
+        window's own target column followed by its H targets: the state after every step of the
+        window's second half is also asked for the H values that follow it, all of them inside
+        the training window (t = L-1 is the forecast itself). The model is the same and its
+        forecast is still ``head(h_L)``; the run shows (and early stopping reads) the forecast MSE.
+        """
         xb, yb = batch
-        return F.mse_loss(self.model(xb), yb)          # scaled units
+        if not self.dense:
+            return F.mse_loss(self.model(xb), yb)      # scaled units
+        m, H, t0 = self.model, yb.shape[1], self.dense_from
+        xn, shift, scale = m.normalise(xb)             # (B, L, C), (B, 1), (B, 1)
+        out, _ = m.rnn(xn)                             # (B, L, U): the top layer's states
+        pred = m.head(out[:, t0:]) * scale[:, :, None] + shift[:, :, None]   # (B, L-t0, H)
+        z = torch.cat([xb[:, :, 0], yb], dim=1)        # (B, L+H): target column, then targets
+        target = z.unfold(1, H, 1)[:, t0 + 1:]         # (B, L-t0, H): z[t+1 : t+1+H]
+        return F.mse_loss(pred, target), F.mse_loss(pred[:, -1], yb)   # the last = model(xb)
 
     @torch.no_grad()
     def validate(self, checkpoint: Callable[[], None], batch_size: int = 1024) -> float | None:

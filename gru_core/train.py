@@ -55,6 +55,9 @@ from gru_core.task import ForecastTask, Task
 __all__ = ["END_STATES", "THREADS_ENV", "Progress", "TrainConfig", "TrainingRun", "train_threads"]
 
 THREADS_ENV = "GRU_LAB_TRAIN_THREADS"
+DENSE_LOSS = ("auto", "on", "off")
+SMALL_BATCH, LARGE_BATCH = 64, 128   # what batch_size=0 picks (TrainConfig.plan)
+LARGE_DATA = 4096                    # training windows from which it picks the large plan
 
 
 @dataclass
@@ -78,7 +81,15 @@ class TrainConfig:
         The rate at the last planned step as a fraction of ``lr`` (``"warmup_cosine"`` only).
     batch_size : int
         Windows per minibatch B (the last batch of an epoch may be smaller). Used by the forecaster
-        (:class:`ForecastTask`); a custom task batches its own data.
+        (:class:`ForecastTask`); a custom task batches its own data. 0 = auto (:meth:`plan`): 64,
+        or -- from :data:`LARGE_DATA` training windows on -- 128 with twice ``lr`` (the learning
+        rate scaled with the batch) and the dense loss.
+    dense_loss : str
+        ``"on"``: the forecaster's head is also trained on the states of each window's second
+        half, each asked for the H values that follow it
+        (:meth:`gru_core.task.ForecastTask.loss`); the model and its forecast are unchanged, the
+        loss shown is the forecast's. ``"off"``: the forecast's loss only. ``"auto"``: on for the
+        large-data plan of ``batch_size=0``, else off.
     epochs : int
         Passes over the training windows.
     clip_grad : float
@@ -102,10 +113,11 @@ class TrainConfig:
     """
 
     lr: float = 5e-3            # Adam peak learning rate (see schedule)
-    batch_size: int = 64        # windows per minibatch
+    batch_size: int = 0         # windows per minibatch; 0 = auto (see plan)
     schedule: str = "warmup_cosine"  # per-step lr: "warmup_cosine" | "constant"
     warmup_steps: int = 20      # linear warm-up steps (capped at a quarter of the run)
     min_lr_frac: float = 0.05   # cosine floor, as a fraction of lr
+    dense_loss: str = "auto"    # "auto" | "on" | "off" (see plan)
     epochs: int = 30            # passes over the training windows
     clip_grad: float = 1.0      # max global grad norm; 0 = off
     patience: int = 5           # early-stopping patience in epochs; 0 = off
@@ -119,7 +131,7 @@ class TrainConfig:
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
             raise DataError(f"Learning rate must be a number in (0, 10]; got {self.lr!r}. "
                             "Typical values are 1e-4 to 1e-2.")
-        for name, lo, hi in (("batch_size", 1, 1_000_000), ("epochs", 1, 100_000),
+        for name, lo, hi in (("batch_size", 0, 1_000_000), ("epochs", 1, 100_000),
                              ("patience", 0, 100_000), ("num_threads", 1, 1024)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -137,6 +149,9 @@ class TrainConfig:
                             f"got {self.warmup_steps!r}.")
         if not (isinstance(self.min_lr_frac, (int, float)) and 0 <= self.min_lr_frac <= 1):
             raise DataError(f"min_lr_frac must be a number in [0, 1]; got {self.min_lr_frac!r}.")
+        if self.dense_loss not in DENSE_LOSS:
+            raise DataError(f"dense_loss must be one of {', '.join(DENSE_LOSS)}; "
+                            f"got {self.dense_loss!r}.")
         if not (isinstance(self.eval_every_s, (int, float)) and self.eval_every_s > 0):
             raise DataError(f"eval_every_s must be a positive number of seconds; "
                             f"got {self.eval_every_s!r}.")
@@ -148,6 +163,22 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def plan(self, n_windows: int) -> "TrainConfig":
+        """The settings a forecaster run on ``n_windows`` training windows uses: ``batch_size``
+        and ``dense_loss`` made concrete, ``lr`` doubled where the auto batch is the large one.
+
+        ``batch_size=0`` (auto): below :data:`LARGE_DATA` windows batch 64 at ``lr``; from there
+        batch 128 at ``2 * lr`` (as many windows per second as the CPU kernel gives -- an epoch at
+        64 costs ~1.4x one at 128 -- with the rate scaled like the batch) and, under
+        ``dense_loss="auto"``, the dense loss. A given batch keeps ``lr``; ``"auto"`` is then off.
+        Measured in bench/bench_ttq.py (large) and bench/bench_recipe.py (the bundled samples).
+        """
+        large = self.batch_size == 0 and n_windows >= LARGE_DATA
+        batch = self.batch_size or (LARGE_BATCH if large else SMALL_BATCH)
+        dense = self.dense_loss == "on" or (self.dense_loss == "auto" and large)
+        return dataclasses.replace(self, batch_size=batch, lr=self.lr * (LARGE_BATCH / SMALL_BATCH if large else 1),
+                                   dense_loss="on" if dense else "off")
 
 
 # ----------------------------------------------------------------------------- threads
@@ -222,7 +253,9 @@ class TrainingRun:
                  on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None):
         cfg = (train_cfg if train_cfg is not None else TrainConfig()).validate()
         resolve_device(cfg.device)  # an unavailable device fails before the model is built
-        task = ForecastTask(dataset, model_cfg, generator_seed=cfg.seed, batch_size=cfg.batch_size)
+        cfg = cfg.plan(len(dataset.train))      # concrete batch, rate and loss for this data
+        task = ForecastTask(dataset, model_cfg, generator_seed=cfg.seed, batch_size=cfg.batch_size,
+                            dense=cfg.dense_loss == "on")
         self._setup(task, cfg, on_progress)
         self.on_epoch_end = on_epoch_end
         self.dataset, self.model_cfg = dataset, task.model_cfg

@@ -67,7 +67,7 @@ def ds():
 
 # ----------------------------------------------------------------------------- configs, devices
 
-@pytest.mark.parametrize("bad", [dict(lr=0), dict(lr=float("nan")), dict(batch_size=0),
+@pytest.mark.parametrize("bad", [dict(lr=0), dict(lr=float("nan")), dict(batch_size=-1),
                                  dict(epochs=0), dict(clip_grad=-1), dict(patience=-1),
                                  dict(device="tpu"), dict(num_threads=0), dict(eval_every_s=0)])
 def test_train_config_rejects_bad_values(bad):

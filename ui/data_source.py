@@ -329,6 +329,7 @@ def estimate_seconds(ds: Dataset, cfg: ModelConfig, tc: TrainConfig) -> tuple[fl
     fixed, per_timestep, per_flop = step_cost(device.type)
     L = ds.window.lookback
     n_train, n_val = len(ds.train), len(ds.val)
+    tc = tc.plan(n_train)                                      # the batch this data gets
     steps = -(-n_train // tc.batch_size)
     f_window = flops_per_window(cfg, L)
     sweeps = L * cfg.num_layers * cfg.num_directions          # recurrent steps per window
