@@ -83,10 +83,10 @@ def plain_loop(ds, model_cfg: ModelConfig, cfg: TrainConfig,
             opt.param_groups[0]["lr"] = lr_at(step, total, cfg)
             step += 1
             if cfg.dense_loss == "on":           # head on every state of the window's second half
-                t0, H = xb.shape[1] // 2, yb.shape[1]
+                first, H = xb.shape[1] // 2, yb.shape[1]
                 out, _ = model.rnn(xb)
                 z = torch.cat([xb[:, :, 0], yb], dim=1)
-                loss = F.mse_loss(model.head(out[:, t0:]), z.unfold(1, H, 1)[:, t0 + 1:])
+                loss = F.mse_loss(model.head(out[:, first:]), z.unfold(1, H, 1)[:, first + 1:])
             else:
                 loss = F.mse_loss(model(xb), yb)
             loss.backward()
@@ -146,8 +146,10 @@ def run(epochs: int = 5, repeats: int = 3, n: int = 20_000, threads: int = 2,
                       device="cpu", num_threads=threads)
     n_train = ds.train.X.shape[0]
     say = print if verbose else (lambda *a, **k: None)
+    planned = cfg.plan(n_train)
     say(f"series {n} points, {n_train} training windows, {ds.val.X.shape[0]} validation windows; "
-        f"hidden 64 x 2 layers, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.schedule}), "
+        f"hidden 64 x 2 layers, batch {planned.batch_size}, lr {planned.lr:g} ({cfg.schedule}, "
+        f"dense loss {planned.dense_loss}), "
         f"{epochs} epoch(s), {threads} threads, torch {torch.__version__}")
 
     # untimed warm-up: first-use costs (lazy imports inside torch.optim, allocator) for both sides

@@ -235,6 +235,7 @@ def limits() -> Limits:
 
 def _run_size(ds: Dataset, tc: TrainConfig) -> dict:
     """The run's sizes the limits look at; a batch never holds more than the training windows."""
+    tc = tc.plan(len(ds.train))                                # the auto batch made concrete
     return dict(lookback=ds.window.lookback, batch_size=min(tc.batch_size, max(len(ds.train), 1)),
                 n_windows=len(ds.train), epochs=tc.epochs)
 

@@ -89,8 +89,9 @@ def cost_line(ds):
     """Parameter count, time estimate and limits of the model the current settings would build;
     returns the limits estimate (``gru_core.limits.Estimate``)."""
     cfg = data_source.model_config(ds)
-    tc = data_source.train_config()
-    tc.validate()
+    asked = data_source.train_config()
+    asked.validate()
+    tc = asked.plan(len(ds.train))   # what the run will use (batch 0 = auto)
     est = data_source.run_estimate(ds, cfg, tc)
     n = est.params
     with st.spinner("Timing a few training steps on this machine (once per session) ..."):
@@ -107,7 +108,10 @@ def cost_line(ds):
     m[0].metric("Parameters", fmt_count(n),
                 help=f"{n:,} trainable weights and biases in the model these settings build.")
     m[1].metric("Steps per epoch", f"{steps:,}",
-                help=f"{len(ds.train):,} training windows / batch size {tc.batch_size}.")
+                help=f"{len(ds.train):,} training windows / batch size {tc.batch_size}"
+                     + (f" (auto; learning rate {tc.lr:g}"
+                        + (", dense loss" if tc.dense_loss == "on" else "") + ")."
+                        if asked.batch_size == 0 else "."))
     m[2].metric(f"Estimated time ({device.upper()})", f"≈ {fmt_rough_s(seconds)}",
                 help=f"About {fmt_s(seconds)} for all {tc.epochs} epochs on {device.upper()} "
                      f"({sidebar.device_summary()}). Three tiny training runs, timed once per "
@@ -207,9 +211,14 @@ def end_block(p) -> None:
 def run_caption(j) -> str:
     """One line naming what this run trains, with the seed and thread count that reproduce it."""
     cfg, tc = j.model_cfg, j.train_cfg
+    ds = getattr(j, "dataset", None)
+    auto = tc.batch_size == 0
+    if ds is not None:
+        tc = tc.plan(len(ds.train))                  # the batch, rate and loss it trains with
     threads = getattr(tc, "num_threads", data_source.TRAIN_THREADS)
     return (f"**This run:** {cfg.cell.upper()}, hidden {cfg.hidden_size} × {cfg.num_layers} layer(s)"
-            f"{', bidirectional' if cfg.bidirectional else ''}, lr {tc.lr:g}, batch {tc.batch_size}, "
+            f"{', bidirectional' if cfg.bidirectional else ''}, lr {tc.lr:g}, batch {tc.batch_size}"
+            f"{' (auto)' if auto else ''}{', dense loss' if tc.dense_loss == 'on' else ''}, "
             f"{tc.epochs} epochs, seed {tc.seed}, {threads} CPU thread(s), on {j.source}.")
 
 
