@@ -252,7 +252,7 @@ SETTINGS: tuple[Setting, ...] = (
     # training
     Setting("lr", R.lr, "Learning rate", "Step size of the Adam optimiser. Typical: 0.001 to "
             "0.01; too high and the loss jumps or diverges.", 1e-5, 1.0, 5e-4, fmt="%.4f"),
-    Setting("batch_size", R.batch_size, "Batch (windows)", "Batch size: windows per optimiser step. "
+    Setting("batch_size", R.batch_size, "Batch (0 = auto)", "Batch size: windows per optimiser step. "
             "0 = auto: 64, or from 4,096 training windows on 128 at twice the learning rate, with "
             "the head also trained on the states of each window's second half (faster to a good "
             "model on long series).", 0, 4096, 1),
