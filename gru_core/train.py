@@ -170,15 +170,15 @@ class TrainConfig:
 
         ``batch_size=0`` (auto): below :data:`LARGE_DATA` windows batch 64 at ``lr``; from there
         batch 128 at ``2 * lr`` (as many windows per second as the CPU kernel gives -- an epoch at
-        64 costs ~1.4x one at 128 -- with the rate scaled like the batch) and, under
+        64 costs ~1.3x one at 128 -- with the rate scaled like the batch) and, under
         ``dense_loss="auto"``, the dense loss. A given batch keeps ``lr``; ``"auto"`` is then off.
         Measured in bench/bench_ttq.py (large) and bench/bench_recipe.py (the bundled samples).
         """
         large = self.batch_size == 0 and n_windows >= LARGE_DATA
         batch = self.batch_size or (LARGE_BATCH if large else SMALL_BATCH)
         dense = self.dense_loss == "on" or (self.dense_loss == "auto" and large)
-        return dataclasses.replace(self, batch_size=batch, lr=self.lr * (LARGE_BATCH / SMALL_BATCH if large else 1),
-                                   dense_loss="on" if dense else "off")
+        lr = self.lr * LARGE_BATCH / SMALL_BATCH if large else self.lr
+        return dataclasses.replace(self, batch_size=batch, lr=lr, dense_loss="on" if dense else "off")
 
 
 # ----------------------------------------------------------------------------- threads
