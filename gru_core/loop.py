@@ -203,8 +203,8 @@ class EpochLoop:
     ``task``'s model and data are already on ``device``; ``cfg`` (a TrainConfig) gives lr and its
     schedule, epochs, clip_grad, patience and eval_every_s. ``checkpoint()`` is called between
     batches (blocks while paused, raises :class:`Stopped`); ``publish()`` (None: off) hands a
-    snapshot to the run's ``on_progress`` at most every ``eval_every_s`` and at every epoch end. ``generator`` shuffles;
-    losses are read back every ``sync_every`` steps; ``dropout_seed`` is the base of the per-step
+    snapshot to the run's ``on_progress`` at most every ``eval_every_s`` and at every epoch end.
+    ``generator`` shuffles; losses are read back every ``sync_every`` steps; ``dropout_seed`` is the base of the per-step
     global-RNG seeds for a model that draws from it (None for one that does not). :attr:`items`
     counts the training items processed (read it under ``lock``). ``on_epoch_end(epoch, model)``
     (None: off) is called after each completed epoch's validation and record.

@@ -204,6 +204,16 @@ class Forecaster(nn.Module):
         xn, shift, scale = self.normalise(x)  # (B, L, C), (B, 1), (B, 1)
         return self.head(self.encode(xn)) * scale + shift  # -> (B, H)
 
+    def forecast_each_step(self, x: torch.Tensor, first: int) -> torch.Tensor:
+        """The head read from every state ``h_t``, t = first .. L-1, mapped back as :meth:`forward`
+        maps its output: ``(B, L, C) -> (B, L - first, H)``; the last row equals ``forward(x)``.
+        One-directional models only (a backward state has read the steps after t)."""
+        if self.cfg.bidirectional:
+            raise ValueError("forecast_each_step needs a one-directional model")
+        xn, shift, scale = self.normalise(x)                       # (B, L, C), (B, 1), (B, 1)
+        out, _ = self.rnn(xn)                                      # (B, L, U): top layer's states
+        return self.head(out[:, first:]) * scale[:, :, None] + shift[:, :, None]
+
     def n_params(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

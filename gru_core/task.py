@@ -193,10 +193,8 @@ class ForecastTask:
         xb, yb = batch
         if not self.dense:
             return F.mse_loss(self.model(xb), yb)      # scaled units
-        m, H, t0 = self.model, yb.shape[1], self.dense_from
-        xn, shift, scale = m.normalise(xb)             # (B, L, C), (B, 1), (B, 1)
-        out, _ = m.rnn(xn)                             # (B, L, U): the top layer's states
-        pred = m.head(out[:, t0:]) * scale[:, :, None] + shift[:, :, None]   # (B, L-t0, H)
+        H, t0 = yb.shape[1], self.dense_from
+        pred = self.model.forecast_each_step(xb, t0)   # (B, L-t0, H)
         z = torch.cat([xb[:, :, 0], yb], dim=1)        # (B, L+H): target column, then targets
         target = z.unfold(1, H, 1)[:, t0 + 1:]         # (B, L-t0, H): z[t+1 : t+1+H]
         return F.mse_loss(pred, target), F.mse_loss(pred[:, -1], yb)   # the last = model(xb)

@@ -132,3 +132,21 @@ def test_a_run_uses_the_plan():
 def test_rejects_bad_dense_loss(bad):
     with pytest.raises(DataError, match="dense_loss"):
         TrainConfig(dense_loss=bad).validate()
+
+
+@pytest.mark.parametrize("window_norm", ["none", "last", "meanstd"])
+def test_forecast_each_step_ends_with_the_forecast(window_norm):
+    ds = dataset(columns=2)
+    task = ForecastTask(ds, model_cfg(ds, window_norm=window_norm), generator_seed=6)
+    x = ds.train.X[:5]
+    with torch.no_grad():
+        each = task.model.forecast_each_step(x, 3)                  # (5, L - 3, H)
+        assert each.shape == (5, x.shape[1] - 3, ds.train.Y.shape[1])
+        assert torch.allclose(each[:, -1], task.model(x), atol=1e-6)
+
+
+def test_forecast_each_step_refuses_a_bidirectional_model():
+    ds = dataset()
+    task = ForecastTask(ds, model_cfg(ds, bidirectional=True), generator_seed=0)
+    with pytest.raises(ValueError, match="one-directional"):
+        task.model.forecast_each_step(ds.train.X[:2], 1)

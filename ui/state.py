@@ -52,6 +52,7 @@ from gru_core.defaults import DEFAULTS
 from gru_core.device import device_report
 from gru_core.generators import GENERATORS, MAX_LENGTH, MIN_LENGTH, Param
 from gru_core.model import CELLS
+from gru_core.train import LARGE_BATCH, LARGE_DATA, SMALL_BATCH
 from gru_core.transforms import TRANSFORMS
 from gru_core.windows import SCALER_KINDS
 from ui import server
@@ -253,9 +254,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lr", R.lr, "Learning rate", "Step size of the Adam optimiser. Typical: 0.001 to "
             "0.01; too high and the loss jumps or diverges.", 1e-5, 1.0, 5e-4, fmt="%.4f"),
     Setting("batch_size", R.batch_size, "Batch (0 = auto)", "Batch size: windows per optimiser step. "
-            "0 = auto: 64, or from 4,096 training windows on 128 at twice the learning rate, with "
-            "the head also trained on the states of each window's second half (faster to a good "
-            "model on long series).", 0, 4096, 1),
+            f"0 = auto: {SMALL_BATCH}, or from {LARGE_DATA:,} training windows on {LARGE_BATCH} at "
+            f"{LARGE_BATCH // SMALL_BATCH}× the learning rate, with the head also trained on the "
+            "states of each window's second half (faster to a good model on long series).",
+            0, 4096, 1),
     Setting("epochs", R.epochs, "Epochs", "Passes over all training windows.", 1, 5000, 1),
     Setting("clip_grad", R.clip_grad, "Max grad norm", "Gradient clipping: rescale the gradient when its "
             "norm exceeds this; 0 turns clipping off.", 0.0, 100.0, 0.5, fmt="%.1f"),

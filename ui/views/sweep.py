@@ -91,8 +91,8 @@ def plan(trials: list[dict], b: SweepBase) -> None:
     over = [r for r in sched.limit_rows(biggest) if not r["within"]]
     st.caption(
         f"**{len(trials)} trial(s)**, each {b.train_cfg.epochs} epochs with the Train page's other "
-        f"settings (batch {b.train_cfg.batch_size or 'auto'}, patience {b.train_cfg.patience}). They queue "
-        f"on this server's {sched.max_running} training slot(s) beside other sessions; about "
+        f"settings (batch {b.train_cfg.batch_size or 'auto'}, patience {b.train_cfg.patience}). "
+        f"They queue on this server's {sched.max_running} training slot(s) beside other sessions; about "
         f"{sum(seconds) / sched.max_running:.0f} s if the server is free. Limits per trial: size "
         f"(parameters × training windows × epochs) ≤ {sched.config.max_work:.3g} (largest trial "
         f"{biggest.work():.3g}), wall time ≤ {sched.config.wall_limit_s:.0f} s.")

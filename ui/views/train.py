@@ -210,11 +210,8 @@ def end_block(p) -> None:
 
 def run_caption(j) -> str:
     """One line naming what this run trains, with the seed and thread count that reproduce it."""
-    cfg, tc = j.model_cfg, j.train_cfg
-    ds = getattr(j, "dataset", None)
-    auto = tc.batch_size == 0
-    if ds is not None:
-        tc = tc.plan(len(ds.train))                  # the batch, rate and loss it trains with
+    cfg, auto = j.model_cfg, j.train_cfg.batch_size == 0
+    tc = j.train_cfg.plan(len(j.dataset.train))      # the batch, rate and loss it trains with
     threads = getattr(tc, "num_threads", data_source.TRAIN_THREADS)
     return (f"**This run:** {cfg.cell.upper()}, hidden {cfg.hidden_size} × {cfg.num_layers} layer(s)"
             f"{', bidirectional' if cfg.bidirectional else ''}, lr {tc.lr:g}, batch {tc.batch_size}"
