@@ -89,9 +89,14 @@ def plan(trials: list[dict], b: SweepBase) -> None:
     seconds = [sched.estimate_s(s) for s in sweep.specs]
     biggest = max(sweep.specs, key=lambda s: s.work())
     over = [r for r in sched.limit_rows(biggest) if not r["within"]]
+    asked = b.train_cfg
+    used = asked.plan(len(biggest.dataset.train))
+    batch = (f"batch {used.batch_size}" if asked.batch_size else
+             f"batch auto = {used.batch_size}" + (f" at {used.lr / asked.lr:g}× each learning rate, "
+                                                  "with the dense loss" if used.lr != asked.lr else ""))
     st.caption(
         f"**{len(trials)} trial(s)**, each {b.train_cfg.epochs} epochs with the Train page's other "
-        f"settings (batch {b.train_cfg.batch_size or 'auto'}, patience {b.train_cfg.patience}). "
+        f"settings ({batch}, patience {asked.patience}). "
         f"They queue on this server's {sched.max_running} training slot(s) beside other sessions; about "
         f"{sum(seconds) / sched.max_running:.0f} s if the server is free. Limits per trial: size "
         f"(parameters × training windows × epochs) ≤ {sched.config.max_work:.3g} (largest trial "

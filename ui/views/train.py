@@ -7,6 +7,7 @@ import streamlit as st
 
 from gru_core import charts
 from gru_core.errors import DataError
+from gru_core.train import LARGE_BATCH, LARGE_DATA, SMALL_BATCH
 from ui import data_source, page, runs, server, sidebar, state
 from ui.guard import error_text, explain_missing
 from ui.safe import md
@@ -118,6 +119,8 @@ def cost_line(ds):
                      "session, give the cost of a step; it is scaled to these settings by the number of "
                      "recurrent steps and floating-point operations. A rough guide (often within a factor "
                      "of 2; a busy machine is slower); early stopping can end sooner.")
+    if asked.batch_size == 0:        # the learning-rate box shows the setting, not the rate used
+        st.caption(plan_line(asked, tc, len(ds.train)))
     if seconds > SLOW_S:
         st.warning(f"These settings will take about **{fmt_s(seconds)}** on {device.upper()} "
                    f"({tc.epochs} epochs × {len(ds.train):,} windows, {n:,} parameters). For a quicker "
@@ -125,6 +128,18 @@ def cost_line(ds):
                    "larger batch.", icon=":material/schedule:")
     limits_line(est)
     return est
+
+
+def plan_line(asked, tc, n_windows: int) -> str:
+    """What batch 0 (auto) picks for this data, and why, in one caption."""
+    if n_windows >= LARGE_DATA:
+        return (f"**Batch auto:** {tc.batch_size} windows at learning rate {tc.lr:g} "
+                f"({tc.lr / asked.lr:g}× the setting) with the dense loss, because this data has "
+                f"{n_windows:,} training windows (≥ {LARGE_DATA:,}); below that it is "
+                f"{SMALL_BATCH} at the set rate. The loss shown is the forecast's own.")
+    return (f"**Batch auto:** {tc.batch_size} windows at the set learning rate ({n_windows:,} "
+            f"training windows; from {LARGE_DATA:,} on it would be {LARGE_BATCH} at "
+            f"{LARGE_BATCH // SMALL_BATCH}× the rate, with the dense loss).")
 
 
 def controls(ds, est=None) -> None:
